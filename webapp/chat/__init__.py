@@ -1,0 +1,1 @@
+"""Answering questions: prompts within the context budget, follow-up rewriting, streaming."""

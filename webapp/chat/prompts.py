@@ -1,0 +1,84 @@
+"""Prompt texts and the context budget.
+
+The prompt is rendered with the model's own chat template. Sources are numbered in rank
+order and added while they fit the token budget; the question is never dropped.
+"""
+
+from __future__ import annotations
+
+from webapp.retrieval.retriever import Source
+
+SYSTEM_PROMPT = (
+    "You are a careful assistant. Answer the question using only the numbered sources. "
+    "Start with the answer itself, in one or two sentences, and cite the sources you used "
+    "with their numbers in square brackets, like [1]. If the sources do not contain the "
+    "answer, say that the documents do not say."
+)
+PLAIN_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
+CONDENSE_SYSTEM_PROMPT = (
+    "Rewrite the last question so that it can be understood without the conversation: "
+    "replace words like it, he, she, they, this and that with what they refer to. "
+    "Reply with the rewritten question only."
+)
+NOT_FOUND = (
+    "I could not find anything about this in your documents. Try other words, upload a "
+    "document that covers it, or turn off “Use my documents” to ask the model alone."
+)
+EMPTY_KB = (
+    "Your knowledge base is empty. Upload documents in the Knowledge base tab, or turn off "
+    "“Use my documents” to chat with the model alone."
+)
+
+
+def source_block(number: int, source: Source) -> str:
+    return f"[{number}] ({source.where})\n{source.text.strip()}"
+
+
+def rag_messages(question: str, sources: list[Source], generator, budget: int) -> tuple[list[dict], list[Source]]:
+    """Messages with as many sources as fit in `budget` prompt tokens; returns those used."""
+    question = question.strip()
+
+    def messages(blocks: list[str]) -> list[dict]:
+        body = "Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": body}]
+
+    base = generator.prompt_tokens(messages([]))
+    if base > budget:  # an enormous question: keep its end, where the ask usually is
+        question = generator.truncate(question, max(budget // 2, 16), keep_end=True)
+        base = generator.prompt_tokens(messages([]))
+    blocks, used, spent = [], [], base
+    for source in sources:
+        block = source_block(len(blocks) + 1, source)
+        cost = generator.count_tokens(block) + 4
+        if spent + cost > budget:
+            room = budget - spent - 24
+            if room < 48:
+                break
+            block = generator.truncate(block, room) + " …"
+            cost = room + 4
+        blocks.append(block)
+        used.append(source)
+        spent += cost
+    return messages(blocks), used
+
+
+def plain_messages(question: str, history: list[dict], generator, budget: int) -> list[dict]:
+    """The conversation so far (newest turns first to keep) and the question."""
+    system = {"role": "system", "content": PLAIN_SYSTEM_PROMPT}
+    ask = {"role": "user", "content": question.strip()}
+    turns: list[dict] = []
+    for turn in reversed(history):
+        candidate = [system, turn, *turns, ask]
+        if generator.prompt_tokens(candidate) > budget:
+            break
+        turns.insert(0, turn)
+    return [system, *turns, ask]
+
+
+def condense_messages(history: list[dict], question: str) -> list[dict]:
+    lines = [f"{t['role'].capitalize()}: {t['content'].strip()[:600]}" for t in history[-4:]]
+    body = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question.strip()}"
+    return [
+        {"role": "system", "content": CONDENSE_SYSTEM_PROMPT},
+        {"role": "user", "content": body},
+    ]

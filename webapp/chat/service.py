@@ -1,0 +1,121 @@
+"""The chat service: question (+ history) -> retrieval -> prompt -> streamed answer with sources.
+
+Framework-free: the Gradio UI, the CLI and the API all call `stream` (or `ask`, built on it).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from webapp.chat import prompts
+from webapp.models.generator import GenerationOptions
+from webapp.retrieval.retriever import Source
+
+
+@dataclass
+class ChatOptions:
+    use_rag: bool = True
+    top_k: int = 4
+    temperature: float = 0.0
+    max_new_tokens: int = 256
+
+
+@dataclass
+class Answer:
+    """An answer as it grows; `sources` are the passages the prompt numbered [1], [2]…"""
+
+    question: str
+    answer: str = ""
+    sources: list[Source] = field(default_factory=list)
+    rag: bool = True
+    adapter: str | None = None
+    search_query: str = ""
+    done: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "answer": self.answer,
+            "sources": [
+                {"file": s.file, "page": s.page, "score": s.score, "text": s.text}
+                for s in self.sources
+            ],
+            "rag": self.rag,
+            "adapter": self.adapter,
+        }
+
+
+class ChatService:
+    def __init__(self, generator, knowledge, retriever_factory, settings):
+        self.generator = generator
+        self.knowledge = knowledge
+        self.retriever_factory = retriever_factory
+        self.settings = settings
+
+    def ask(self, owner: str, question: str, history: list[dict] | None = None,
+            options: ChatOptions | None = None) -> Answer:
+        answer = None
+        for answer in self.stream(owner, question, history or [], options or ChatOptions()):
+            pass
+        return answer
+
+    def stream(self, owner: str, question: str, history: list[dict], options: ChatOptions,
+               stop: threading.Event | None = None) -> Iterator[Answer]:
+        """Yield the same Answer as it grows: sources first, then the text token by token."""
+        answer = Answer(question=question, rag=options.use_rag)
+        gen_options = GenerationOptions(options.max_new_tokens, options.temperature)
+        budget = self._prompt_budget(options.max_new_tokens)
+        if options.use_rag:
+            if self.knowledge.count_chunks(owner) == 0:
+                yield from self._final(answer, prompts.EMPTY_KB)
+                return
+            answer.search_query = self.condense(history, question)
+            found = self.retrieve(owner, answer.search_query, options.top_k)
+            if not found:
+                yield from self._final(answer, prompts.NOT_FOUND)
+                return
+            messages, answer.sources = prompts.rag_messages(question, found, self.generator, budget)
+        else:
+            messages = prompts.plain_messages(question, history, self.generator, budget)
+        yield answer
+        for piece in self.generator.stream(messages, gen_options, stop):
+            answer.answer += piece
+            yield answer
+        answer.answer = answer.answer.strip()
+        answer.done = True
+        yield answer
+
+    def retrieve(self, owner: str, query: str, top_k: int) -> list[Source]:
+        from webapp.retrieval.retriever import to_source
+
+        retriever = self.retriever_factory(owner, top_k)
+        results = [to_source(r) for r in retriever.retrieve(query)]
+        return [s for s in results if s.score >= self.settings.min_score]
+
+    def condense(self, history: list[dict], question: str) -> str:
+        """A follow-up ("and how tall is it?") rewritten as a standalone search query."""
+        user_turns = [t for t in history if t.get("role") == "user"]
+        if not user_turns:
+            return question
+        rewritten = self.generator.complete(
+            prompts.condense_messages(history, question),
+            GenerationOptions(max_new_tokens=48, temperature=0.0),
+        )
+        rewritten = re.sub(r"^(rewritten question|question)\s*:\s*", "", rewritten.strip(), flags=re.I)
+        rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
+        if not rewritten or len(rewritten) > 4 * len(question) + 80:
+            rewritten = ""
+        # The model's rewrite can miss the subject; the previous question carries it for search.
+        previous = user_turns[-1]["content"].strip()
+        return " ".join(part for part in (previous, rewritten or question) if part)
+
+    def _prompt_budget(self, max_new_tokens: int) -> int:
+        window = min(self.settings.context_tokens, self.generator.context_window)
+        return max(window - max_new_tokens, 128)
+
+    @staticmethod
+    def _final(answer: Answer, text: str) -> Iterator[Answer]:
+        answer.answer, answer.done = text, True
+        yield answer

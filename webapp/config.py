@@ -1,0 +1,75 @@
+"""The one settings object: every knob of the app, read from the environment (WEBAPP_*).
+
+Built once at the edge (CLI, app entry) and passed in; nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_LLM = "bundled:smollm2-135m-instruct"
+BUNDLED_EMBEDDER = "bundled:all-minilm-l6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEBAPP_", env_file=".env", extra="ignore")
+
+    storage_dir: Path = Field(Path("storage"), description="Where all runtime data lives.")
+    models_dir: Path | None = Field(
+        None, description="Cache of converted models (default: STORAGE_DIR/models)."
+    )
+    llm_model: str = Field(
+        BUNDLED_LLM,
+        description="Generator: the bundled SmolLM2-135M-Instruct, a Hugging Face id or a local path.",
+    )
+    embed_model: str = Field(
+        BUNDLED_EMBEDDER,
+        description="Embedder: the bundled all-MiniLM-L6-v2, a Hugging Face id or a local path.",
+    )
+    device: str = Field("cpu", description="torch device for both models (cpu, cuda, mps).")
+    host: str = Field(
+        default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        description="Interface the web app listens on.",
+    )
+    port: int = Field(7860, description="Port of the web app.")
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest accepted file, in MB.")
+    chunk_size: int = Field(
+        200, ge=32, description="Chunk size in embedder tokens (all-MiniLM-L6-v2 reads 256)."
+    )
+    chunk_overlap: int = Field(30, ge=0, description="Tokens shared by neighbouring chunks.")
+    top_k: int = Field(4, ge=1, le=20, description="Sources retrieved per question.")
+    min_score: float = Field(
+        0.25, description="Cosine similarity below which a passage counts as not relevant."
+    )
+    context_tokens: int = Field(
+        2048, ge=256, description="Prompt + answer token budget given to the generator."
+    )
+    max_new_tokens: int = Field(256, ge=1, description="Default answer length limit.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Default sampling temperature.")
+    local_user: str = Field("local", description="Owner of all data in local mode.")
+
+    @property
+    def model_cache(self) -> Path:
+        return self.models_dir or self.storage_dir / "models"
+
+    def uses_hub(self) -> bool:
+        """True when a model setting names a Hugging Face id rather than a bundle or a path."""
+        return any(_is_hub_id(spec) for spec in (self.llm_model, self.embed_model))
+
+
+def _is_hub_id(spec: str) -> bool:
+    return not spec.startswith("bundled:") and not Path(spec).expanduser().exists()
+
+
+def apply_process_environment(settings: Settings) -> None:
+    """Offline and telemetry defaults; must run before Hugging Face libraries are imported."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not settings.uses_hub():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -1,0 +1,1 @@
+"""The knowledge base: file checks and parsing, ingestion into Chroma, the document list."""

