@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     )
     max_new_tokens: int = Field(256, ge=1, description="Default answer length limit.")
     temperature: float = Field(0.0, ge=0, le=2, description="Default sampling temperature.")
+    condense_with_llm: bool = Field(
+        False, description="Rewrite follow-up questions with the generator (for stronger models)."
+    )
     local_user: str = Field("local", description="Owner of all data in local mode.")
 
     @property

@@ -94,3 +94,13 @@ class Services:
         """Load both models now, so the first question does not wait for them."""
         self.knowledge  # noqa: B018  (loads the embedder)
         self.chat  # noqa: B018  (loads or converts the generator)
+
+
+def quiet_libraries() -> None:
+    """Hide library progress bars and warnings users cannot act on (CLI and server output)."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    logging.getLogger("chromadb").setLevel(logging.ERROR)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -34,12 +34,15 @@ def source_block(number: int, source: Source) -> str:
     return f"[{number}] ({source.where})\n{source.text.strip()}"
 
 
-def rag_messages(question: str, sources: list[Source], generator, budget: int) -> tuple[list[dict], list[Source]]:
+def rag_messages(
+    question: str, sources: list[Source], generator, budget: int, previous: str | None = None
+) -> tuple[list[dict], list[Source]]:
     """Messages with as many sources as fit in `budget` prompt tokens; returns those used."""
     question = question.strip()
 
     def messages(blocks: list[str]) -> list[dict]:
-        body = "Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+        asked = f"Earlier question: {previous}\nQuestion: {question}" if previous else f"Question: {question}"
+        body = "Sources:\n\n" + "\n\n".join(blocks) + f"\n\n{asked}"
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": body}]
 
     base = generator.prompt_tokens(messages([]))

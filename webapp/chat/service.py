@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from webapp.chat import prompts
+from webapp.chat import citations, prompts
 from webapp.models.generator import GenerationOptions
 from webapp.retrieval.retriever import Source
 
@@ -47,6 +47,19 @@ class Answer:
         }
 
 
+FOLLOW_UP = re.compile(
+    r"^(and|but|also|so|what about|how about|then)\b|\b(it|its|it's|he|she|him|her|his|hers|"
+    r"they|them|their|this|that|these|those|there|the same|one|ones)\b",
+    re.IGNORECASE,
+)
+
+
+def is_follow_up(question: str) -> bool:
+    """Does the question lean on an earlier turn (a pronoun, a leading 'and', very short)?"""
+    q = question.strip()
+    return bool(FOLLOW_UP.search(q)) or len(q.split()) <= 3
+
+
 class ChatService:
     def __init__(self, generator, knowledge, retriever_factory, settings):
         self.generator = generator
@@ -71,12 +84,14 @@ class ChatService:
             if self.knowledge.count_chunks(owner) == 0:
                 yield from self._final(answer, prompts.EMPTY_KB)
                 return
-            answer.search_query = self.condense(history, question)
+            answer.search_query, previous = self.condense(history, question)
             found = self.retrieve(owner, answer.search_query, options.top_k)
             if not found:
                 yield from self._final(answer, prompts.NOT_FOUND)
                 return
-            messages, answer.sources = prompts.rag_messages(question, found, self.generator, budget)
+            messages, answer.sources = prompts.rag_messages(
+                question, found, self.generator, budget, previous=previous
+            )
         else:
             messages = prompts.plain_messages(question, history, self.generator, budget)
         yield answer
@@ -84,6 +99,9 @@ class ChatService:
             answer.answer += piece
             yield answer
         answer.answer = answer.answer.strip()
+        if answer.sources:
+            texts = [s.text for s in answer.sources]
+            answer.answer = citations.add_missing_citations(answer.answer, texts)
         answer.done = True
         yield answer
 
@@ -94,22 +112,26 @@ class ChatService:
         results = [to_source(r) for r in retriever.retrieve(query)]
         return [s for s in results if s.score >= self.settings.min_score]
 
-    def condense(self, history: list[dict], question: str) -> str:
-        """A follow-up ("and how tall is it?") rewritten as a standalone search query."""
-        user_turns = [t for t in history if t.get("role") == "user"]
-        if not user_turns:
-            return question
-        rewritten = self.generator.complete(
-            prompts.condense_messages(history, question),
-            GenerationOptions(max_new_tokens=48, temperature=0.0),
+    def condense(self, history: list[dict], question: str) -> tuple[str, str | None]:
+        """The search query for a question, and the earlier question it follows up, if any.
+
+        A follow-up ("and how tall is it?") is searched together with the previous question,
+        which names its subject. Rewriting it with the model (WEBAPP_CONDENSE_WITH_LLM) suits
+        stronger models only: measured here, SmolLM2-135M invents subjects instead.
+        """
+        previous = next(
+            (t["content"].strip() for t in reversed(history) if t.get("role") == "user"), None
         )
-        rewritten = re.sub(r"^(rewritten question|question)\s*:\s*", "", rewritten.strip(), flags=re.I)
-        rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
-        if not rewritten or len(rewritten) > 4 * len(question) + 80:
-            rewritten = ""
-        # The model's rewrite can miss the subject; the previous question carries it for search.
-        previous = user_turns[-1]["content"].strip()
-        return " ".join(part for part in (previous, rewritten or question) if part)
+        if not previous or not is_follow_up(question):
+            return question, None
+        if self.settings.condense_with_llm:
+            rewritten = self.generator.complete(
+                prompts.condense_messages(history, question),
+                GenerationOptions(max_new_tokens=64, temperature=0.0),
+            ).strip()
+            if rewritten and len(rewritten) < 4 * len(question) + 200:
+                return rewritten.splitlines()[0], previous
+        return f"{previous} {question}", previous
 
     def _prompt_budget(self, max_new_tokens: int) -> int:
         window = min(self.settings.context_tokens, self.generator.context_window)

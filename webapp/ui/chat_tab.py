@@ -1,0 +1,132 @@
+"""The Chat tab: streamed answers with numbered citations and their sources underneath.
+
+The conversation lives in a per-session gr.State (plain text turns, what the model sees);
+the Chatbot only displays it. Stop cancels the streaming event, which ends generation.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from webapp.chat.service import Answer, ChatOptions
+from webapp.errors import WebappError
+from webapp.ui.identity import owner_of
+from webapp.ui.render import safe_answer, sources_markdown
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = (
+    "### Ask your documents\n"
+    "Upload files in the **Knowledge base** tab, then ask a question here. "
+    "Answers cite their sources as [1], [2]…"
+)
+
+
+def answer_messages(answer: Answer) -> list[dict]:
+    text = safe_answer(answer.answer) if answer.answer else "…"
+    messages = [{"role": "assistant", "content": text}]
+    if answer.sources:
+        files = ", ".join(dict.fromkeys(s.file for s in answer.sources))
+        n = len(answer.sources)
+        messages.append(
+            {
+                "role": "assistant",
+                "content": sources_markdown(answer.sources),
+                "metadata": {
+                    "title": f"Sources ({n}): {files}"[:160],
+                    "status": "done" if answer.done else "pending",
+                },
+            }
+        )
+    return messages
+
+
+def build_chat_tab(services) -> None:
+    settings = services.settings
+    turns = gr.State([])  # [{"role", "content"}] in plain text, per browser session
+    with gr.Row(equal_height=False, elem_id="chat-row"):
+        with gr.Column(scale=4):
+            chatbot = gr.Chatbot(
+                label="Chat",
+                height=560,
+                placeholder=PLACEHOLDER,
+                elem_id="chatbot",
+                buttons=["copy"],
+                feedback_options=None,
+                layout="bubble",
+            )
+            with gr.Row(elem_id="ask-row"):
+                question = gr.Textbox(
+                    placeholder="Ask a question about your documents…",
+                    show_label=False,
+                    scale=8,
+                    max_lines=6,
+                    autofocus=True,
+                    elem_id="question",
+                )
+                send = gr.Button("Send", variant="primary", scale=1, min_width=90, elem_id="send")
+                stop = gr.Button(
+                    "Stop", variant="stop", scale=1, min_width=90, visible=False, elem_id="stop"
+                )
+        with gr.Column(scale=1, min_width=260, elem_id="chat-side"):
+            use_rag = gr.Checkbox(
+                True,
+                label="Use my documents",
+                info="Off: chat with the model alone, without retrieval.",
+                elem_id="use-rag",
+            )
+            with gr.Accordion("Generation settings", open=False):
+                temperature = gr.Slider(
+                    0.0, 1.5, value=settings.temperature, step=0.05, label="Temperature",
+                    info="0 = always the most likely words.",
+                )
+                max_new = gr.Slider(
+                    16, 1024, value=settings.max_new_tokens, step=16, label="Max new tokens"
+                )
+                top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="Sources per question")
+            clear = gr.Button("New chat", variant="secondary")
+
+    def respond(message, shown, history, rag, temp, max_tokens, k, request: gr.Request):
+        message = (message or "").strip()
+        if not message:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        owner = owner_of(request, settings)
+        shown = list(shown or []) + [{"role": "user", "content": safe_answer(message)}]
+        options = ChatOptions(bool(rag), int(k), float(temp), int(max_tokens))
+        base = list(history or [])
+        yield "", shown, base, gr.update(visible=False), gr.update(visible=True)
+        try:
+            for answer in services.chat.stream(owner, message, base, options):
+                turns_now = base + [
+                    {"role": "user", "content": message},
+                    {"role": "assistant", "content": answer.answer},
+                ]
+                yield gr.skip(), shown + answer_messages(answer), turns_now, gr.skip(), gr.skip()
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            log.exception("chat failed")
+            raise gr.Error("Something went wrong while answering. Please try again.") from exc
+
+    inputs = [question, chatbot, turns, use_rag, temperature, max_new, top_k]
+    outputs = [question, chatbot, turns, send, stop]
+    common = dict(concurrency_id="model", concurrency_limit=1, api_visibility="private")
+    events = [
+        send.click(respond, inputs, outputs, **common),
+        question.submit(respond, inputs, outputs, **common),
+    ]
+    for event in events:  # after an error the buttons must come back too
+        event.then(lambda: (gr.update(visible=True), gr.update(visible=False)), None, [send, stop],
+                   api_visibility="private", queue=False)
+    stop.click(
+        lambda: (gr.update(visible=True), gr.update(visible=False)),
+        None,
+        [send, stop],
+        cancels=events,
+        api_visibility="private",
+        queue=False,
+    )
+    clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private", queue=False)

@@ -1,0 +1,140 @@
+"""The Knowledge base tab: upload with per-file progress and results, the document list,
+delete, and a look at a document's chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from webapp.errors import WebappError
+from webapp.ui.identity import owner_of
+from webapp.ui.render import human_bytes, short_date
+
+DOC_HEADERS = ["File", "Pages", "Chunks", "Size", "Added"]
+RESULT_HEADERS = ["File", "Result"]
+CHUNK_HEADERS = ["#", "Where", "Characters", "Text"]
+
+
+def document_rows(docs) -> list[list]:
+    return [
+        [d.file, d.pages if d.pages is not None else "–", d.chunks, human_bytes(d.bytes), short_date(d.added)]
+        for d in docs
+    ]
+
+
+def document_choices(docs) -> list[tuple[str, str]]:
+    return [(f"{d.file} · {short_date(d.added)}", d.id) for d in docs]
+
+
+def build_knowledge_tab(services) -> tuple:
+    settings = services.settings
+    kb = lambda: services.knowledge  # noqa: E731  (built on first use)
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            files = gr.File(
+                label="Add documents",
+                file_count="multiple",
+                type="filepath",
+                elem_id="upload",
+                height=180,
+            )
+            gr.Markdown(
+                f"PDF, DOCX, TXT, Markdown, HTML, CSV or JSON · up to {settings.max_upload_mb:g} MB "
+                "per file. Files are indexed as soon as they are added.",
+                elem_classes=["hint"],
+            )
+            results = gr.Dataframe(
+                headers=RESULT_HEADERS,
+                value=None,
+                label="Last upload",
+                interactive=False,
+                wrap=True,
+                column_widths=["35%", "65%"],
+                elem_id="upload-results",
+            )
+        with gr.Column(scale=3):
+            docs = gr.Dataframe(
+                headers=DOC_HEADERS,
+                label="Your documents",
+                interactive=False,
+                wrap=True,
+                elem_id="documents",
+            )
+            with gr.Row(equal_height=True):
+                picked = gr.Dropdown(
+                    label="Document", choices=[], scale=4, elem_id="picked-document"
+                )
+                show = gr.Button("Show chunks", scale=1, min_width=120)
+                delete = gr.Button("Delete", variant="stop", scale=1, min_width=100, elem_id="delete")
+            chunk_table = gr.Dataframe(
+                headers=CHUNK_HEADERS,
+                label="Chunks",
+                interactive=False,
+                wrap=True,
+                visible=False,
+                max_height=480,
+                column_widths=["6%", "20%", "14%", "60%"],
+            )
+
+    def refresh(request: gr.Request):
+        listed = kb().list_documents(owner_of(request, settings))
+        choices = document_choices(listed)
+        return document_rows(listed), gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+    def ingest(paths, request: gr.Request, progress=gr.Progress()):
+        if not paths:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        owner = owner_of(request, settings)
+        items = [(Path(p), Path(p).name) for p in paths]
+        progress(0, desc="Starting")
+        done = kb().ingest_files(owner, items, lambda f, what: progress(f, desc=what))
+        rows = [[r.file, r.describe()] for r in done]
+        failed = [r for r in done if not r.ok]
+        if failed:
+            gr.Warning(f"{len(failed)} of {len(done)} file(s) could not be indexed; see Last upload.")
+        table, dropdown = refresh(request)
+        return rows, table, dropdown, None
+
+    def remove(doc_id, request: gr.Request):
+        if not doc_id:
+            raise gr.Error("Choose a document to delete first.")
+        try:
+            info = kb().delete(owner_of(request, settings), doc_id)
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
+        gr.Info(f"Deleted {info.file}.")
+        table, dropdown = refresh(request)
+        return table, dropdown, gr.update(visible=False, value=None)
+
+    def show_chunks(doc_id, request: gr.Request):
+        if not doc_id:
+            raise gr.Error("Choose a document first.")
+        try:
+            chunks = kb().chunks(owner_of(request, settings), doc_id)
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
+        rows = [
+            [
+                c.index + 1,
+                f"page {c.page}" if c.page is not None else (c.section or "–"),
+                f"{c.start}–{c.end}" if c.start is not None else "–",
+                c.text,
+            ]
+            for c in chunks
+        ]
+        return gr.update(value=rows, visible=True)
+
+    files.upload(
+        ingest,
+        [files],
+        [results, docs, picked, files],
+        concurrency_id="ingest",
+        concurrency_limit=1,
+        api_visibility="private",
+        show_progress="full",
+    )
+    delete.click(remove, [picked], [docs, picked, chunk_table], api_visibility="private")
+    show.click(show_chunks, [picked], [chunk_table], api_visibility="private")
+    return refresh, [docs, picked]

@@ -1,0 +1,48 @@
+"""Turning answers, sources and document rows into safe display text.
+
+Document text and file names are untrusted: they are escaped so Markdown or HTML inside a
+document can neither run script nor make the browser fetch a remote image. Model output keeps
+simple Markdown (lists, bold) but loses images and raw HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from webapp.retrieval.retriever import Source
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
+
+
+def escape_markdown(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def safe_answer(text: str) -> str:
+    text = html.escape(text, quote=False)
+    return text.replace("![", "!\\[")  # no remote images from model output
+
+
+def sources_markdown(sources: list[Source]) -> str:
+    parts = []
+    for n, s in enumerate(sources, start=1):
+        where = escape_markdown(s.where)
+        passage = escape_markdown(" ".join(s.text.split()))
+        if len(passage) > 900:
+            passage = passage[:900] + " …"
+        parts.append(f"**[{n}] {where}** · score {s.score:.2f}\n\n> {passage}")
+    return "\n\n".join(parts)
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def short_date(iso: str) -> str:
+    return iso.replace("T", " ")[:16]
