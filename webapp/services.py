@@ -16,8 +16,10 @@ log = logging.getLogger(__name__)
 
 
 class Services:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, models_from: Services | None = None):
+        """`models_from`: another Services whose loaded models these stores share."""
         self.settings = settings
+        self._models_from = models_from
         self._build_lock = threading.RLock()
         settings.storage_dir.mkdir(parents=True, exist_ok=True)
 
@@ -30,6 +32,9 @@ class Services:
 
     @property
     def embedder(self):
+        if self._models_from is not None:
+            return self._models_from.embedder
+
         def build():
             from webapp.models.embedder import load_embedder
             from webapp.models.resolve import resolve_embedder
@@ -40,6 +45,9 @@ class Services:
 
     @property
     def generator(self):
+        if self._models_from is not None:
+            return self._models_from.generator
+
         def build():
             from webapp.models.generator import Generator
             from webapp.models.resolve import resolve_llm

@@ -30,6 +30,7 @@ from webapp.knowledge import formats
 
 Progress = Callable[[float, str], None]
 EMBED_BATCH = 64
+CHUNK_METADATA_KEYS = {"chunk_index", "doc_chunks", "section"}
 
 
 @dataclass
@@ -262,16 +263,15 @@ class KnowledgeBase:
         for i, doc in enumerate(parsed.documents):
             doc.id_ = f"{doc_id}:{i}"
             doc.metadata = {**base, **doc.metadata}
+            # Metadata is for citations, not for the embedder or the prompt; excluding it
+            # here also keeps the splitter from shrinking chunks to make room for it.
+            doc.excluded_embed_metadata_keys = list(CHUNK_METADATA_KEYS | doc.metadata.keys())
+            doc.excluded_llm_metadata_keys = list(CHUNK_METADATA_KEYS | doc.metadata.keys())
         texts = {doc.id_: doc.text for doc in parsed.documents}
         pipeline = IngestionPipeline(
             transformations=[self.splitter, ChunkAnnotator()], disable_cache=True
         )
-        nodes = pipeline.run(documents=parsed.documents, source_texts=texts)
-        for node in nodes:
-            # Metadata is for citations, not for the embedder or the prompt.
-            node.excluded_embed_metadata_keys = list(node.metadata)
-            node.excluded_llm_metadata_keys = list(node.metadata)
-        return nodes
+        return pipeline.run(documents=parsed.documents, source_texts=texts)
 
     def _embed_and_store(self, owner: str, nodes: list[BaseNode], progress: Progress) -> None:
         store = self.vector_store(owner)

@@ -158,10 +158,13 @@ def read_text(path: Path) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw).best()
-    if best is None:
+    matches = list(from_bytes(raw))
+    if not matches:
         raise ContentMismatch("The file is not readable text in any known encoding.")
-    return str(best)
+    best = matches[0]
+    # Short Western texts fit several code pages equally well; Windows-1252 is the usual one.
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    return str(next((m for m in tied if m.encoding == "cp1252"), best))
 
 
 def _parse_text(path: Path) -> Parsed:
