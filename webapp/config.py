@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     min_score: float = Field(
         0.25, description="Cosine similarity below which a passage counts as not relevant."
     )
+    score_margin: float = Field(
+        0.2, ge=0, description="Sources scoring more than this below the best one are left out."
+    )
     context_tokens: int = Field(
         2048, ge=256, description="Prompt + answer token budget given to the generator."
     )

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from webapp.retrieval.retriever import Source
 
+# Wording chosen by measurement on the bundled 135M model: short instructions, sources
+# before the question, and an answer-first request worked best (see CHANGELOG).
 SYSTEM_PROMPT = (
-    "You are a careful assistant. Answer the question using only the numbered sources. "
-    "Start with the answer itself, in one or two sentences, and cite the sources you used "
-    "with their numbers in square brackets, like [1]. If the sources do not contain the "
-    "answer, say that the documents do not say."
+    "Answer the question using only the numbered sources, and cite them like [1]. "
+    "If the sources do not contain the answer, say so."
 )
+ANSWER_REQUEST = "Answer in one sentence, based on the sources."
 PLAIN_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
 CONDENSE_SYSTEM_PROMPT = (
     "Rewrite the last question so that it can be understood without the conversation: "
@@ -31,7 +32,7 @@ EMPTY_KB = (
 
 
 def source_block(number: int, source: Source) -> str:
-    return f"[{number}] ({source.where})\n{source.text.strip()}"
+    return f"[{number}] {' '.join(source.text.split())}"
 
 
 def rag_messages(
@@ -41,8 +42,9 @@ def rag_messages(
     question = question.strip()
 
     def messages(blocks: list[str]) -> list[dict]:
-        asked = f"Earlier question: {previous}\nQuestion: {question}" if previous else f"Question: {question}"
-        body = "Sources:\n\n" + "\n\n".join(blocks) + f"\n\n{asked}"
+        asked = f"Earlier question: {previous}\n" if previous else ""
+        asked += f"Question: {question}\n{ANSWER_REQUEST}"
+        body = "Sources:\n" + "\n".join(blocks) + f"\n\n{asked}"
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": body}]
 
     base = generator.prompt_tokens(messages([]))

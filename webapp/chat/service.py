@@ -110,7 +110,11 @@ class ChatService:
 
         retriever = self.retriever_factory(owner, top_k)
         results = [to_source(r) for r in retriever.retrieve(query)]
-        return [s for s in results if s.score >= self.settings.min_score]
+        if not results:
+            return []
+        # Weak passages far below the best one confuse a small reader more than they help.
+        floor = max(self.settings.min_score, results[0].score - self.settings.score_margin)
+        return [s for s in results if s.score >= floor]
 
     def condense(self, history: list[dict], question: str) -> tuple[str, str | None]:
         """The search query for a question, and the earlier question it follows up, if any.
