@@ -31,6 +31,7 @@ chromium:
 		(sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null); }
 
 test: $(TEST_STAMP) chromium
+	$(PY) -m ruff check webapp tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)

@@ -98,7 +98,10 @@ def running_app(tmp_path_factory, model_cache):
     }
     log = (storage / "server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webapp", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "webapp", "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}/"

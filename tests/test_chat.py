@@ -59,7 +59,9 @@ def test_empty_knowledge_base_explains_what_to_do(services):
 
 
 def test_model_alone_without_retrieval(indexed):
-    answer = indexed.chat.ask(OWNER, "Say hello.", options=ChatOptions(use_rag=False, max_new_tokens=20))
+    answer = indexed.chat.ask(
+        OWNER, "Say hello.", options=ChatOptions(use_rag=False, max_new_tokens=20)
+    )
     assert answer.rag is False and answer.sources == [] and answer.answer
 
 

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.slow
 def webapp(*args: str, storage) -> subprocess.CompletedProcess:
     env = {**os.environ, "WEBAPP_STORAGE_DIR": str(storage)}
     return subprocess.run(
-        [sys.executable, "-m", "webapp", *args], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "webapp", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -25,7 +29,9 @@ def test_ingest_ask_list_delete(tmp_path):
     storage = tmp_path / "store"
     fact = tmp_path / "harbour.txt"
     fact.write_text("The harbour of Quenby is guarded by a bronze walrus named Osgood.")
-    pdf = files.write_pdf(tmp_path / "manual.pdf", ["Chapter 3 explains how to calibrate the spectrometer."])
+    pdf = files.write_pdf(
+        tmp_path / "manual.pdf", ["Chapter 3 explains how to calibrate the spectrometer."]
+    )
     bad = tmp_path / "broken.pdf"
     bad.write_text("not really a pdf")
 
@@ -54,7 +60,9 @@ def test_ingest_ask_list_delete(tmp_path):
     assert answer["sources"][0]["file"] == "harbour.txt"
     assert set(answer["sources"][0]) == {"file", "page", "score", "text"}
 
-    plain = webapp("ask", "Say hello.", "--no-rag", "--json", "--max-new-tokens", "16", storage=storage)
+    plain = webapp(
+        "ask", "Say hello.", "--no-rag", "--json", "--max-new-tokens", "16", storage=storage
+    )
     assert json.loads(plain.stdout)["rag"] is False
 
     doc_id = next(d["id"] for d in docs if d["file"] == "harbour.txt")

@@ -112,7 +112,9 @@ def test_html_drops_script_and_keeps_headings_as_sections(tmp_path):
 
 
 def test_csv_rows_keep_their_column_names(tmp_path):
-    p = files.write_csv(tmp_path / "staff.csv", ["name", "role"], [["Ada", "engineer"], ["Bo", "chef"]])
+    p = files.write_csv(
+        tmp_path / "staff.csv", ["name", "role"], [["Ada", "engineer"], ["Bo", "chef"]]
+    )
     text = formats.parse(p, "csv").documents[0].text
     assert text.splitlines() == ["name: Ada; role: engineer", "name: Bo; role: chef"]
 

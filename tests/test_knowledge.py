@@ -15,7 +15,9 @@ from webapp.models.embedder import token_counter
 
 pytestmark = pytest.mark.slow
 OWNER = "local"
-LONG = " ".join(f"Sentence number {i} talks about the river Elbe and its {i} bridges." for i in range(120))
+LONG = " ".join(
+    f"Sentence number {i} talks about the river Elbe and its {i} bridges." for i in range(120)
+)
 
 
 def write_all_formats(folder: Path) -> dict[str, Path]:
@@ -25,12 +27,19 @@ def write_all_formats(folder: Path) -> dict[str, Path]:
     txt = folder / "notes.txt"
     txt.write_text(LONG)
     return {
-        "pdf": files.write_pdf(folder / "manual.pdf", ["Page one: the pump runs at 40 bar.", "Page two: clean the filter weekly."]),
+        "pdf": files.write_pdf(
+            folder / "manual.pdf",
+            ["Page one: the pump runs at 40 bar.", "Page two: clean the filter weekly."],
+        ),
         "docx": files.write_docx(folder / "memo.docx", ["The budget for 2031 is 4.2 million."]),
         "txt": txt,
         "md": md,
-        "html": files.write_html(folder / "faq.html", "Opening hours", "We open at 7 am on Sundays."),
-        "csv": files.write_csv(folder / "staff.csv", ["name", "desk"], [["Ilse", "B12"], ["Omar", "C3"]]),
+        "html": files.write_html(
+            folder / "faq.html", "Opening hours", "We open at 7 am on Sundays."
+        ),
+        "csv": files.write_csv(
+            folder / "staff.csv", ["name", "desk"], [["Ilse", "B12"], ["Omar", "C3"]]
+        ),
         "json": files.write_json(folder / "config.json", {"service": {"timeout_s": 45}}),
     }
 
@@ -57,7 +66,8 @@ def test_chunk_count_equals_the_splitter_nodes(kb, services, tmp_path):
     [result] = ingest(kb, txt)
     settings = services.settings
     splitter = SentenceSplitter(
-        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
         tokenizer=token_counter(services.embedder),
     )
     expected = len(splitter.get_nodes_from_documents(formats.parse(txt, "text").documents))

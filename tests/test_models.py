@@ -21,9 +21,12 @@ def test_bundled_generator_is_cached_as_safetensors(generator, model_cache):
 def test_generator_uses_the_model_chat_template(generator):
     rendered = generator.tokenizer.apply_chat_template(
         [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}],
-        tokenize=False, add_generation_prompt=True,
+        tokenize=False,
+        add_generation_prompt=True,
     )
-    assert "<|im_start|>system\nS<|im_end|>" in rendered and rendered.endswith("<|im_start|>assistant\n")
+    assert "<|im_start|>system\nS<|im_end|>" in rendered and rendered.endswith(
+        "<|im_start|>assistant\n"
+    )
 
 
 def test_generation_answers(generator):

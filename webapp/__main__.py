@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    overrides = {k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v}
+    overrides = {
+        k: v
+        for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+        if v
+    }
     settings = Settings(**overrides)
     apply_process_environment(settings)
     if args.command == "serve":
@@ -76,7 +80,8 @@ def cmd_ingest(services, args) -> int:
     for path in args.paths:
         if path.is_dir():
             files += sorted(
-                p for p in path.rglob("*")
+                p
+                for p in path.rglob("*")
                 if p.is_file() and p.suffix.lower() in KINDS and not p.name.startswith(".")
             )
         else:

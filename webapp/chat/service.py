@@ -67,15 +67,24 @@ class ChatService:
         self.retriever_factory = retriever_factory
         self.settings = settings
 
-    def ask(self, owner: str, question: str, history: list[dict] | None = None,
-            options: ChatOptions | None = None) -> Answer:
-        answer = None
-        for answer in self.stream(owner, question, history or [], options or ChatOptions()):
-            pass
-        return answer
+    def ask(
+        self,
+        owner: str,
+        question: str,
+        history: list[dict] | None = None,
+        options: ChatOptions | None = None,
+    ) -> Answer:
+        *_, final = self.stream(owner, question, history or [], options or ChatOptions())
+        return final
 
-    def stream(self, owner: str, question: str, history: list[dict], options: ChatOptions,
-               stop: threading.Event | None = None) -> Iterator[Answer]:
+    def stream(
+        self,
+        owner: str,
+        question: str,
+        history: list[dict],
+        options: ChatOptions,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Answer]:
         """Yield the same Answer as it grows: sources first, then the text token by token."""
         answer = Answer(question=question, rag=options.use_rag)
         gen_options = GenerationOptions(options.max_new_tokens, options.temperature)

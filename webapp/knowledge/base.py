@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +167,7 @@ class KnowledgeBase:
             where={"file_id": doc_id}, include=["documents", "metadatas"]
         )
         out = []
-        for text, meta in zip(got["documents"], got["metadatas"]):
+        for text, meta in zip(got["documents"], got["metadatas"], strict=True):
             start, end = _offsets(meta)
             out.append(
                 Chunk(meta["chunk_index"], text, meta.get("page"), meta.get("section"), start, end)
@@ -211,7 +211,9 @@ class KnowledgeBase:
             progress(1.0, "done")
         return results
 
-    def ingest(self, owner: str, path: Path, name: str, progress: Progress | None = None) -> IngestResult:
+    def ingest(
+        self, owner: str, path: Path, name: str, progress: Progress | None = None
+    ) -> IngestResult:
         display = safe_display_name(name)
         try:
             with self._lock(owner):
@@ -255,7 +257,7 @@ class KnowledgeBase:
             "kind": parsed.kind,
             "sha256": digest,
             "bytes": size,
-            "added": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "added": datetime.now(UTC).isoformat(timespec="seconds"),
             "owner": owner_key(owner),
         }
         if parsed.pages is not None:
@@ -278,7 +280,7 @@ class KnowledgeBase:
         for start in range(0, len(nodes), EMBED_BATCH):
             batch = nodes[start : start + EMBED_BATCH]
             vectors = self.embed_model.get_text_embedding_batch([n.get_content() for n in batch])
-            for node, vector in zip(batch, vectors):
+            for node, vector in zip(batch, vectors, strict=True):
                 node.embedding = vector
             done = min(start + EMBED_BATCH, len(nodes))
             progress(0.1 + 0.85 * done / len(nodes), f"embedded {done}/{len(nodes)} chunks")

@@ -69,7 +69,9 @@ def detect_kind(path: Path, name: str) -> str:
     ext = Path(name).suffix.lower()
     kind = KINDS.get(ext)
     if kind is None:
-        accepted = ", ".join(e.lstrip(".").upper() for e in ("pdf", "docx", "txt", "md", "html", "csv", "json"))
+        accepted = ", ".join(
+            e.lstrip(".").upper() for e in ("pdf", "docx", "txt", "md", "html", "csv", "json")
+        )
         raise UnsupportedFileType(
             f"'{ext or 'no extension'}' files are not supported. Accepted: {accepted}."
         )
@@ -115,7 +117,9 @@ def _parse_pdf(path: Path) -> Parsed:
     try:
         reader = pypdf.PdfReader(path)
         if reader.is_encrypted and reader.decrypt("") == 0:
-            raise EncryptedFile("The PDF is password-protected; remove the password and upload it again.")
+            raise EncryptedFile(
+                "The PDF is password-protected; remove the password and upload it again."
+            )
         pages = len(reader.pages)
     except EncryptedFile:
         raise
@@ -203,9 +207,14 @@ def _parse_csv(path: Path) -> Parsed:
     if not rows:
         return Parsed("csv", [Document(text="")], None)
     header, body = rows[0], rows[1:]
-    # One line per row, each value with its column name, so a chunk stands on its own.
+    # One line per row, each value with its column name, so a chunk stands on its own
+    # (short rows simply have fewer cells: zip is not strict).
     lines = [
-        "; ".join(f"{h.strip() or f'column {i + 1}'}: {v.strip()}" for i, (h, v) in enumerate(zip(header, row)) if v.strip())
+        "; ".join(
+            f"{h.strip() or f'column {i + 1}'}: {v.strip()}"
+            for i, (h, v) in enumerate(zip(header, row, strict=False))
+            if v.strip()
+        )
         for row in body
     ] or [", ".join(header)]
     return Parsed("csv", [Document(text="\n".join(lines))], None)

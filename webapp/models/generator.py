@@ -111,5 +111,7 @@ class Generator:
             errors.append(exc)
             kwargs["streamer"].end()
 
-    def complete(self, messages: list[dict], options: GenerationOptions = GenerationOptions()) -> str:
+    def complete(
+        self, messages: list[dict], options: GenerationOptions = GenerationOptions()
+    ) -> str:
         return "".join(self.stream(messages, options)).strip()

@@ -56,14 +56,22 @@ def build_api(services) -> None:
         items = [(Path(p), Path(p).name) for p in paths or []]
         results = services.knowledge.ingest_files(owner, items)
         return [
-            {"file": r.file, "status": r.status, "chunks": r.chunks, "message": r.message, "id": r.doc_id}
+            {
+                "file": r.file,
+                "status": r.status,
+                "chunks": r.chunks,
+                "message": r.message,
+                "id": r.doc_id,
+            }
             for r in results
         ]
 
     model = dict(concurrency_id="model", concurrency_limit=1)
     gr.api(chat, api_name="chat", **model)
     gr.api(list_documents, api_name="list_documents")
-    gr.api(delete_document, api_name="delete_document", concurrency_id="ingest", concurrency_limit=1)
+    gr.api(
+        delete_document, api_name="delete_document", concurrency_id="ingest", concurrency_limit=1
+    )
     # Files need a File component to travel through the API; these two stay hidden in the UI.
     files = gr.File(file_count="multiple", type="filepath", visible=False)
     report = gr.JSON(visible=False)

@@ -79,7 +79,11 @@ def build_chat_tab(services) -> None:
             )
             with gr.Accordion("Generation settings", open=False):
                 temperature = gr.Slider(
-                    0.0, 1.5, value=settings.temperature, step=0.05, label="Temperature",
+                    0.0,
+                    1.5,
+                    value=settings.temperature,
+                    step=0.05,
+                    label="Temperature",
                     info="0 = always the most likely words.",
                 )
                 max_new = gr.Slider(
@@ -119,8 +123,13 @@ def build_chat_tab(services) -> None:
         question.submit(respond, inputs, outputs, **common),
     ]
     for event in events:  # after an error the buttons must come back too
-        event.then(lambda: (gr.update(visible=True), gr.update(visible=False)), None, [send, stop],
-                   api_visibility="private", queue=False)
+        event.then(
+            lambda: (gr.update(visible=True), gr.update(visible=False)),
+            None,
+            [send, stop],
+            api_visibility="private",
+            queue=False,
+        )
     stop.click(
         lambda: (gr.update(visible=True), gr.update(visible=False)),
         None,

@@ -18,7 +18,13 @@ CHUNK_HEADERS = ["#", "Where", "Characters", "Text"]
 
 def document_rows(docs) -> list[list]:
     return [
-        [d.file, d.pages if d.pages is not None else "–", d.chunks, human_bytes(d.bytes), short_date(d.added)]
+        [
+            d.file,
+            d.pages if d.pages is not None else "–",
+            d.chunks,
+            human_bytes(d.bytes),
+            short_date(d.added),
+        ]
         for d in docs
     ]
 
@@ -67,7 +73,9 @@ def build_knowledge_tab(services) -> tuple:
                     label="Document", choices=[], scale=4, elem_id="picked-document"
                 )
                 show = gr.Button("Show chunks", scale=1, min_width=120)
-                delete = gr.Button("Delete", variant="stop", scale=1, min_width=100, elem_id="delete")
+                delete = gr.Button(
+                    "Delete", variant="stop", scale=1, min_width=100, elem_id="delete"
+                )
             chunk_table = gr.Dataframe(
                 headers=CHUNK_HEADERS,
                 label="Chunks",
@@ -81,7 +89,9 @@ def build_knowledge_tab(services) -> tuple:
     def refresh(request: gr.Request):
         listed = kb().list_documents(owner_of(request, settings))
         choices = document_choices(listed)
-        return document_rows(listed), gr.update(choices=choices, value=choices[0][1] if choices else None)
+        return document_rows(listed), gr.update(
+            choices=choices, value=choices[0][1] if choices else None
+        )
 
     def ingest(paths, request: gr.Request, progress=gr.Progress()):
         if not paths:
@@ -93,7 +103,9 @@ def build_knowledge_tab(services) -> tuple:
         rows = [[r.file, r.describe()] for r in done]
         failed = [r for r in done if not r.ok]
         if failed:
-            gr.Warning(f"{len(failed)} of {len(done)} file(s) could not be indexed; see Last upload.")
+            gr.Warning(
+                f"{len(failed)} of {len(done)} file(s) could not be indexed; see Last upload."
+            )
         table, dropdown = refresh(request)
         return rows, table, dropdown, None
 
