@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from functools import cached_property
 
 from webapp.config import Settings
 
@@ -57,14 +56,17 @@ class Services:
 
         return self._once("_generator", build)
 
-    @cached_property
+    @property
     def chroma(self):
-        import chromadb
+        def build():
+            import chromadb
 
-        path = self.settings.storage_dir / "chroma"
-        return chromadb.PersistentClient(
-            path=str(path), settings=chromadb.Settings(anonymized_telemetry=False)
-        )
+            path = self.settings.storage_dir / "chroma"
+            return chromadb.PersistentClient(
+                path=str(path), settings=chromadb.Settings(anonymized_telemetry=False)
+            )
+
+        return self._once("_chroma", build)
 
     @property
     def knowledge(self):
