@@ -1,6 +1,9 @@
 """Citation markers: counted when present, added only where a source supports the sentence."""
 
+import pytest
+
 from webapp.chat.citations import add_missing_citations, cited_numbers
+from webapp.chat.service import strip_preamble
 
 SOURCES = [
     "The Zorblax tower is 412 meters tall and stands in Vantor.",
@@ -28,3 +31,17 @@ def test_unsupported_sentences_stay_unmarked():
 
 def test_no_sources_no_markers():
     assert add_missing_citations("Anything at all.", []) == "Anything at all."
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("The answer is: 27.", "27."),
+        ("Answer: blue soup", "Blue soup"),
+        ("The answer to this question is: Paris [1].", "Paris [1]."),
+        ("The answer lies in the sources.", "The answer lies in the sources."),
+        ("The answer is:", "The answer is:"),
+    ],
+)
+def test_answer_preamble_is_dropped(raw, clean):
+    assert strip_preamble(raw) == clean

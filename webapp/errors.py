@@ -44,3 +44,23 @@ class DocumentNotFound(WebappError):
 
 class ModelUnavailable(WebappError):
     pass
+
+
+class DatasetError(WebappError):
+    """Training data that cannot be used; the message lists what is wrong."""
+
+
+class AdapterError(WebappError):
+    """An adapter that cannot be trained, found, imported or loaded."""
+
+
+class TrainingBusy(WebappError):
+    pass
+
+
+class TrainingCancelled(WebappError):
+    pass
+
+
+class InvalidOption(WebappError):
+    """A setting sent with a request is out of its accepted range."""

@@ -11,8 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from webapp.chat import citations, prompts
+from webapp.errors import InvalidOption
 from webapp.models.generator import GenerationOptions
 from webapp.retrieval.retriever import Source
+
+# Accepted ranges, shared by the UI sliders and the API checks.
+LIMITS = {"top_k": (1, 10), "temperature": (0.0, 1.5), "max_new_tokens": (1, 1024)}
 
 
 @dataclass
@@ -21,6 +25,14 @@ class ChatOptions:
     top_k: int = 4
     temperature: float = 0.0
     max_new_tokens: int = 256
+
+    def checked(self) -> ChatOptions:
+        """Raises InvalidOption with plain words when a value is out of range."""
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not low <= value <= high:
+                raise InvalidOption(f"{name} must be between {low:g} and {high:g}.")
+        return self
 
 
 @dataclass
@@ -52,6 +64,17 @@ FOLLOW_UP = re.compile(
     r"they|them|their|this|that|these|those|there|the same|one|ones)\b",
     re.IGNORECASE,
 )
+
+
+PREAMBLE = re.compile(
+    r"^\s*(the\s+)?answer(\s+to\s+(the|this|your)\s+question)?\s*(is)?\s*:\s*", re.I
+)
+
+
+def strip_preamble(text: str) -> str:
+    """Drop a leading "The answer is:" that small models like to add; keep the rest."""
+    stripped = PREAMBLE.sub("", text.strip(), count=1)
+    return stripped[:1].upper() + stripped[1:] if stripped else text.strip()
 
 
 def is_follow_up(question: str) -> bool:
@@ -107,7 +130,7 @@ class ChatService:
         for piece in self.generator.stream(messages, gen_options, stop):
             answer.answer += piece
             yield answer
-        answer.answer = answer.answer.strip()
+        answer.answer = strip_preamble(answer.answer)
         if answer.sources:
             texts = [s.text for s in answer.sources]
             answer.answer = citations.add_missing_citations(answer.answer, texts)

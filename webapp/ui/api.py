@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import gradio as gr
 from webapp.chat.service import ChatOptions
 from webapp.errors import WebappError
 from webapp.ui.identity import owner_of
+
+log = logging.getLogger(__name__)
 
 
 def build_api(services) -> None:
@@ -31,12 +34,15 @@ def build_api(services) -> None:
         as the answer grows; the last one is complete."""
         if not question or not question.strip():
             raise gr.Error("The question is empty.")
-        options = ChatOptions(bool(use_rag), int(top_k), float(temperature), int(max_new_tokens))
         try:
+            options = ChatOptions(bool(use_rag), top_k, temperature, max_new_tokens).checked()
             for answer in services.chat.stream(owner_of(request, settings), question, [], options):
                 yield answer.as_dict()
         except WebappError as exc:
             raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            log.exception("API chat failed")
+            raise gr.Error("Something went wrong while answering. Please try again.") from exc
 
     def list_documents(request: gr.Request = None) -> list[dict]:
         """Your documents: id, file, chunks, pages, bytes, added."""
@@ -51,9 +57,9 @@ def build_api(services) -> None:
             raise gr.Error(str(exc)) from exc
         return {"deleted": info.id, "file": info.file}
 
-    def upload(paths: list[str] | None, request: gr.Request) -> list[dict]:
+    def upload(files: list[str] | None, request: gr.Request) -> list[dict]:
         owner = owner_of(request, settings)
-        items = [(Path(p), Path(p).name) for p in paths or []]
+        items = [(Path(p), Path(p).name) for p in files or []]
         results = services.knowledge.ingest_files(owner, items)
         return [
             {
@@ -73,11 +79,11 @@ def build_api(services) -> None:
         delete_document, api_name="delete_document", concurrency_id="ingest", concurrency_limit=1
     )
     # Files need a File component to travel through the API; these two stay hidden in the UI.
-    files = gr.File(file_count="multiple", type="filepath", visible=False)
-    report = gr.JSON(visible=False)
-    files.upload(
+    picker = gr.File(file_count="multiple", type="filepath", visible=False, label="files")
+    report = gr.JSON(visible=False, label="results")
+    picker.upload(
         upload,
-        [files],
+        [picker],
         [report],
         api_name="upload",
         api_description="Index files; returns one {file, status, chunks, message, id} per file.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import gradio as gr
@@ -12,6 +13,12 @@ from webapp.ui.knowledge_tab import build_knowledge_tab
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TITLE = "DocChat"
+
+
+def logo_data_uri() -> str:
+    """The logo inline, so the page never reveals where the app is installed."""
+    svg = (ASSETS / "logo.svg").read_bytes()
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
 
 
 def theme() -> gr.themes.Theme:
@@ -28,7 +35,7 @@ def build_app(services) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600), fill_width=True) as demo:
         with gr.Row(elem_id="header"):
             gr.HTML(
-                f"<div class='brand'><img src='/gradio_api/file={ASSETS / 'logo.svg'}' alt=''>"
+                f"<div class='brand'><img src='{logo_data_uri()}' alt=''>"
                 f"<div><h1>{TITLE}</h1><p>Chat with your own documents — private, offline, "
                 "with sources.</p></div></div>"
             )
@@ -51,7 +58,6 @@ def launch_options(settings) -> dict:
         theme=theme(),
         css_paths=[ASSETS / "style.css"],
         favicon_path=ASSETS / "logo.svg",
-        allowed_paths=[str(ASSETS / "logo.svg")],
         blocked_paths=[str(storage), str(Path(".env").resolve())],
         # Per-file limits are checked by the knowledge base with a clear message per file;
         # this bound only stops absurd requests before they reach it.

@@ -10,7 +10,7 @@ import logging
 
 import gradio as gr
 
-from webapp.chat.service import Answer, ChatOptions
+from webapp.chat.service import LIMITS, Answer, ChatOptions
 from webapp.errors import WebappError
 from webapp.ui.identity import owner_of
 from webapp.ui.render import safe_answer, sources_markdown
@@ -36,7 +36,7 @@ def answer_messages(answer: Answer) -> list[dict]:
                 "content": sources_markdown(answer.sources),
                 "metadata": {
                     "title": f"Sources ({n}): {files}"[:160],
-                    "status": "done" if answer.done else "pending",
+                    "status": "done",  # folded: the title lists the files, a click shows passages
                 },
             }
         )
@@ -87,9 +87,15 @@ def build_chat_tab(services) -> None:
                     info="0 = always the most likely words.",
                 )
                 max_new = gr.Slider(
-                    16, 1024, value=settings.max_new_tokens, step=16, label="Max new tokens"
+                    16,
+                    LIMITS["max_new_tokens"][1],
+                    value=settings.max_new_tokens,
+                    step=16,
+                    label="Max new tokens",
                 )
-                top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="Sources per question")
+                top_k = gr.Slider(
+                    *LIMITS["top_k"], value=settings.top_k, step=1, label="Sources per question"
+                )
             clear = gr.Button("New chat", variant="secondary")
 
     def respond(message, shown, history, rag, temp, max_tokens, k, request: gr.Request):
@@ -139,3 +145,5 @@ def build_chat_tab(services) -> None:
         queue=False,
     )
     clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private", queue=False)
+    # The chat box's own trash button must forget the conversation too, not just hide it.
+    chatbot.clear(lambda: [], None, [turns], api_visibility="private", queue=False)
