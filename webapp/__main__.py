@@ -4,7 +4,10 @@
     webapp ingest PATH...            one line per file; exit 1 if any failed
     webapp docs list [--json]
     webapp docs delete ID
-    webapp ask "QUESTION" [--no-rag] [--json]
+    webapp ask "QUESTION" [--no-rag] [--adapter NAME] [--json]
+    webapp train --data FILE --name NAME [--method lora|prompt|prefix] [--epochs N] [--lr X] [--rank R]
+    webapp train --from-docs --name NAME
+    webapp adapters list [--json] | delete NAME | export NAME [--out DIR] | import ZIP [--name NAME]
 
 Every command honours WEBAPP_STORAGE_DIR and the other WEBAPP_* settings.
 """
@@ -45,6 +48,31 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=int)
     ask.add_argument("--max-new-tokens", type=int)
     ask.add_argument("--temperature", type=float)
+    ask.add_argument("--adapter", help="answer with this adapter instead of the base model")
+
+    train = sub.add_parser("train", help="train an adapter on your data")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="JSONL or CSV training rows")
+    source.add_argument("--from-docs", action="store_true", help="train on your documents' text")
+    train.add_argument("--name", required=True)
+    train.add_argument("--method", choices=["lora", "prompt", "prefix"], default="lora")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--rank", type=int)
+    train.add_argument("--target", choices=["attention", "all-linear"])
+    train.add_argument("--validation", type=float, help="share of rows held out (0-0.5)")
+
+    adapters = sub.add_parser("adapters", help="list, delete, export or import adapters")
+    adapters_sub = adapters.add_subparsers(dest="adapters_command", required=True)
+    a_list = adapters_sub.add_parser("list")
+    a_list.add_argument("--json", action="store_true")
+    adapters_sub.add_parser("delete").add_argument("name")
+    a_export = adapters_sub.add_parser("export")
+    a_export.add_argument("name")
+    a_export.add_argument("--out", type=Path, default=Path("."))
+    a_import = adapters_sub.add_parser("import")
+    a_import.add_argument("zip", type=Path)
+    a_import.add_argument("--name")
     return parser
 
 
@@ -125,6 +153,7 @@ def cmd_ask(services, args) -> int:
         top_k=args.top_k or s.top_k,
         temperature=s.temperature if args.temperature is None else args.temperature,
         max_new_tokens=args.max_new_tokens or s.max_new_tokens,
+        adapter=args.adapter,
     )
     if args.json:
         answer = services.chat.ask(s.local_user, args.question, [], options)
@@ -143,7 +172,99 @@ def cmd_ask(services, args) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "docs": cmd_docs, "ask": cmd_ask}
+def cmd_train(services, args) -> int:
+    from pydantic import ValidationError
+
+    from webapp.adapters import datasets
+    from webapp.adapters.config import TrainConfig
+    from webapp.adapters.training import train
+
+    owner = services.settings.local_user
+    given = {
+        "name": args.name,
+        "method": args.method,
+        "epochs": args.epochs,
+        "learning_rate": args.lr,
+        "rank": args.rank,
+        "target": args.target,
+        "validation_fraction": args.validation,
+    }
+    try:
+        config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"error: {problems}", file=sys.stderr)
+        return 2
+    if services.adapters.exists(owner, config.name):
+        print(f"error: an adapter named '{config.name}' already exists", file=sys.stderr)
+        return 2
+    data = (
+        datasets.from_documents(services.knowledge, owner)
+        if args.from_docs
+        else datasets.load_file(args.data)
+    )
+    print(
+        f"training {config.method} adapter '{config.name}' on {len(data.examples)} rows of {data.name}",
+        flush=True,
+    )
+
+    def report(status) -> None:
+        if status.state == "training" and status.train_loss:
+            step, loss = status.train_loss[-1]
+            print(
+                f"  step {step}/{status.total_steps}  epoch {status.epoch}/{status.epochs}  "
+                f"loss {loss:.3f}  {status.eta_s or 0:.0f}s left",
+                flush=True,
+            )
+
+    metadata = train(
+        config,
+        data,
+        services.base_model_path(),
+        services.settings.llm_model,
+        services.adapters.folder(owner, config.name),
+        report=report,
+    )
+    print(
+        f"saved adapter '{config.name}': final loss {metadata['final_train_loss']}, "
+        f"{metadata['tokens_per_s']} tokens/s"
+    )
+    return 0
+
+
+def cmd_adapters(services, args) -> int:
+    owner, registry = services.settings.local_user, services.adapters
+    command = args.adapters_command
+    if command == "delete":
+        registry.delete(owner, args.name)
+        print(f"deleted adapter {args.name}")
+    elif command == "export":
+        print(registry.export_zip(owner, args.name, args.out))
+    elif command == "import":
+        info = registry.import_zip(owner, args.zip, args.name)
+        print(f"imported adapter {info.name} ({info.method})")
+    elif args.json:
+        print(json.dumps([a.summary() for a in registry.list(owner)]))
+    else:
+        listed = registry.list(owner)
+        if not listed:
+            print("No adapters yet. Train one with: webapp train --data FILE --name NAME")
+        for a in listed:
+            m = a.summary()
+            print(
+                f"{a.name}  {a.method}  {m['rows']} rows of {m['dataset']}, {m['epochs']} epochs, "
+                f"loss {m['final_train_loss']}, {m['finished']}"
+            )
+    return 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "docs": cmd_docs,
+    "ask": cmd_ask,
+    "train": cmd_train,
+    "adapters": cmd_adapters,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

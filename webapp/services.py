@@ -49,10 +49,10 @@ class Services:
 
         def build():
             from webapp.models.generator import Generator
-            from webapp.models.resolve import resolve_llm
 
-            path = resolve_llm(self.settings.llm_model, self.settings.model_cache)
-            return Generator.load(path, self.settings.device, name=self.settings.llm_model)
+            return Generator.load(
+                self.base_model_path(), self.settings.device, name=self.settings.llm_model
+            )
 
         return self._once("_generator", build)
 
@@ -96,9 +96,34 @@ class Services:
         def build():
             from webapp.chat.service import ChatService
 
-            return ChatService(self.generator, self.knowledge, self.retriever, self.settings)
+            return ChatService(
+                self.generator, self.knowledge, self.retriever, self.settings, self.adapters
+            )
 
         return self._once("_chat", build)
+
+    def base_model_path(self) -> str:
+        from webapp.models.resolve import resolve_llm
+
+        return resolve_llm(self.settings.llm_model, self.settings.model_cache)
+
+    @property
+    def adapters(self):
+        def build():
+            from webapp.adapters.registry import AdapterRegistry
+
+            return AdapterRegistry(self.settings.storage_dir, self.settings.llm_model)
+
+        return self._once("_adapters", build)
+
+    @property
+    def training(self):
+        def build():
+            from webapp.adapters.jobs import TrainingJobs
+
+            return TrainingJobs(self.adapters, self.base_model_path, self.settings.llm_model)
+
+        return self._once("_training", build)
 
     def warm_up(self) -> None:
         """Load both models now, so the first question does not wait for them."""

@@ -25,6 +25,7 @@ class ChatOptions:
     top_k: int = 4
     temperature: float = 0.0
     max_new_tokens: int = 256
+    adapter: str | None = None  # None: the base model
 
     def checked(self) -> ChatOptions:
         """Raises InvalidOption with plain words when a value is out of range."""
@@ -84,11 +85,12 @@ def is_follow_up(question: str) -> bool:
 
 
 class ChatService:
-    def __init__(self, generator, knowledge, retriever_factory, settings):
+    def __init__(self, generator, knowledge, retriever_factory, settings, adapters):
         self.generator = generator
         self.knowledge = knowledge
         self.retriever_factory = retriever_factory
         self.settings = settings
+        self.adapters = adapters
 
     def ask(
         self,
@@ -109,7 +111,8 @@ class ChatService:
         stop: threading.Event | None = None,
     ) -> Iterator[Answer]:
         """Yield the same Answer as it grows: sources first, then the text token by token."""
-        answer = Answer(question=question, rag=options.use_rag)
+        answer = Answer(question=question, rag=options.use_rag, adapter=options.adapter or None)
+        adapter = self.adapters.get(owner, options.adapter) if options.adapter else None
         gen_options = GenerationOptions(options.max_new_tokens, options.temperature)
         budget = self._prompt_budget(options.max_new_tokens)
         if options.use_rag:
@@ -127,7 +130,7 @@ class ChatService:
         else:
             messages = prompts.plain_messages(question, history, self.generator, budget)
         yield answer
-        for piece in self.generator.stream(messages, gen_options, stop):
+        for piece in self.generator.stream(messages, gen_options, stop, adapter=adapter):
             answer.answer += piece
             yield answer
         answer.answer = strip_preamble(answer.answer)

@@ -2,13 +2,21 @@
 
 Streaming is the primitive (`stream`); `complete` is built on it. A stop event lets the UI's
 Stop button, or a client that went away, end generation between two tokens.
+
+Adapters: the base model stays loaded; LoRA adapters are added to one PEFT model (multi-adapter
+loading) and prompt/prefix adapters wrap the same base. Which adapter is active is model
+state, so each generation holds a lock while it selects its adapter and runs: two sessions on
+different adapters never see each other's weights, even at the same moment.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from transformers import (
@@ -26,6 +34,14 @@ class GenerationOptions:
     temperature: float = 0.0
 
 
+class AdapterRef(Protocol):
+    """What the generator needs to know of an adapter (see adapters.registry.AdapterInfo)."""
+
+    key: str
+    method: str
+    path: object
+
+
 class _StopOnEvent(StoppingCriteria):
     def __init__(self, event: threading.Event):
         self.event = event
@@ -41,6 +57,58 @@ class Generator:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
+        # A plain Lock, not an RLock: Gradio may resume a streaming generator on another
+        # thread, and only a Lock may be released by a thread other than its acquirer.
+        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._lora = None  # one PeftModel holding every loaded LoRA adapter
+        self._prompt_models: dict[str, object] = {}  # prompt/prefix adapters by internal name
+        self._methods: dict[str, str] = {}
+
+    # -- adapters ---------------------------------------------------------------------------
+    @staticmethod
+    def _internal_name(adapter: AdapterRef) -> str:
+        # PEFT adapter names become module keys: no dots; the path makes it unique per owner.
+        return "a" + hashlib.sha1(f"{adapter.path}|{adapter.key}".encode()).hexdigest()[:16]
+
+    def load_adapter(self, adapter: AdapterRef) -> str:
+        """Load an adapter once (a few hundred ms); later switches cost nothing."""
+        from peft import PeftModel
+
+        name = self._internal_name(adapter)
+        with self._load_lock:
+            if name in self._methods:
+                return name
+            if adapter.method == "lora":
+                if self._lora is None:
+                    self._lora = PeftModel.from_pretrained(
+                        self.model, str(adapter.path), adapter_name=name
+                    )
+                else:
+                    self._lora.load_adapter(str(adapter.path), adapter_name=name)
+                self._lora.eval()
+            else:
+                self._prompt_models[name] = PeftModel.from_pretrained(
+                    self.model, str(adapter.path), adapter_name=name
+                ).eval()
+            self._methods[name] = adapter.method
+            return name
+
+    @contextmanager
+    def _model_for(self, adapter: AdapterRef | None):
+        """The module to call generate on, with exactly the chosen adapter active."""
+        without_lora = self._lora.disable_adapter() if self._lora is not None else nullcontext()
+        if adapter is None:
+            with without_lora:
+                yield self.model
+            return
+        name = self.load_adapter(adapter)
+        if self._methods[name] == "lora":
+            self._lora.set_adapter(name)
+            yield self._lora
+        else:
+            with without_lora:
+                yield self._prompt_models[name]
 
     @classmethod
     def load(cls, path: str, device: str = "cpu", name: str | None = None) -> Generator:
@@ -74,9 +142,13 @@ class Generator:
         messages: list[dict],
         options: GenerationOptions = GenerationOptions(),
         stop: threading.Event | None = None,
+        adapter: AdapterRef | None = None,
     ) -> Iterator[str]:
-        """Yield text pieces as they are generated."""
-        stop = stop or threading.Event()
+        """Yield text pieces as they are generated, by the base model or `adapter`."""
+        with self._lock, self._model_for(adapter) as model:
+            yield from self._stream(model, messages, options, stop or threading.Event())
+
+    def _stream(self, model, messages, options: GenerationOptions, stop: threading.Event):
         inputs = self._encode(messages).to(self.model.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         kwargs = dict(
@@ -91,7 +163,7 @@ class Generator:
         else:
             kwargs.update(do_sample=False)
         errors: list[BaseException] = []
-        worker = threading.Thread(target=self._run, args=(kwargs, errors), daemon=True)
+        worker = threading.Thread(target=self._run, args=(model, kwargs, errors), daemon=True)
         worker.start()
         try:
             for piece in streamer:
@@ -103,15 +175,26 @@ class Generator:
         if errors:
             raise errors[0]
 
-    def _run(self, kwargs: dict, errors: list[BaseException]) -> None:
+    @staticmethod
+    def _run(model, kwargs: dict, errors: list[BaseException]) -> None:
         try:
             with torch.inference_mode():
-                self.model.generate(**kwargs)
+                model.generate(**kwargs)
         except BaseException as exc:  # surfaced in the consuming thread
             errors.append(exc)
             kwargs["streamer"].end()
 
     def complete(
-        self, messages: list[dict], options: GenerationOptions = GenerationOptions()
+        self,
+        messages: list[dict],
+        options: GenerationOptions = GenerationOptions(),
+        adapter: AdapterRef | None = None,
     ) -> str:
-        return "".join(self.stream(messages, options)).strip()
+        return "".join(self.stream(messages, options, adapter=adapter)).strip()
+
+    @torch.inference_mode()
+    def logits(self, text: str, adapter: AdapterRef | None = None) -> torch.Tensor:
+        """Next-token logits over `text` (used to check adapters against the base)."""
+        ids = self.tokenizer(text, return_tensors="pt").to(self.model.device)
+        with self._lock, self._model_for(adapter) as model:
+            return model(**ids).logits

@@ -28,6 +28,7 @@ def build_api(services) -> None:
         top_k: int = settings.top_k,
         temperature: float = settings.temperature,
         max_new_tokens: int = settings.max_new_tokens,
+        adapter: str = "",
         request: gr.Request = None,
     ) -> Iterator[dict]:
         """Answer a question from your documents. Yields {"answer", "sources", "rag", "adapter"}
@@ -35,7 +36,9 @@ def build_api(services) -> None:
         if not question or not question.strip():
             raise gr.Error("The question is empty.")
         try:
-            options = ChatOptions(bool(use_rag), top_k, temperature, max_new_tokens).checked()
+            options = ChatOptions(
+                bool(use_rag), top_k, temperature, max_new_tokens, adapter or None
+            ).checked()
             for answer in services.chat.stream(owner_of(request, settings), question, [], options):
                 yield answer.as_dict()
         except WebappError as exc:
@@ -48,6 +51,11 @@ def build_api(services) -> None:
         """Your documents: id, file, chunks, pages, bytes, added."""
         docs = services.knowledge.list_documents(owner_of(request, settings))
         return [d.as_dict() for d in docs]
+
+    def list_adapters(request: gr.Request = None) -> list[dict]:
+        """Your adapters (name, method, dataset, epochs, losses, ...); pass a name as
+        `adapter` to /chat to answer with it."""
+        return [a.summary() for a in services.adapters.list(owner_of(request, settings))]
 
     def delete_document(doc_id: str, request: gr.Request = None) -> dict:
         """Delete one document (all its chunks and its stored original)."""
@@ -75,6 +83,7 @@ def build_api(services) -> None:
     model = dict(concurrency_id="model", concurrency_limit=1)
     gr.api(chat, api_name="chat", **model)
     gr.api(list_documents, api_name="list_documents")
+    gr.api(list_adapters, api_name="list_adapters")
     gr.api(
         delete_document, api_name="delete_document", concurrency_id="ingest", concurrency_limit=1
     )

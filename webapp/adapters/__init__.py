@@ -1,0 +1,1 @@
+"""Teaching the model: training data, PEFT training runs, the adapter registry, switching."""

@@ -1,0 +1,79 @@
+"""The training configuration: one validated object, every field with help text."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+Method = Literal["lora", "prompt", "prefix"]
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+# Learning rates that make each method learn a handful of facts in a few epochs on CPU.
+DEFAULT_LR = {"lora": 2e-3, "prompt": 1e-1, "prefix": 3e-2}
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+ALL_LINEAR = ATTENTION + ["gate_proj", "up_proj", "down_proj"]
+
+
+class TrainConfig(BaseModel):
+    name: str = Field(description="Adapter name: letters, digits, - and _ (at most 48).")
+    method: Method = Field("lora", description="lora, prompt (prompt tuning) or prefix tuning.")
+    epochs: int = Field(4, ge=1, le=100, description="Passes over the training rows.")
+    learning_rate: float | None = Field(
+        None, gt=0, le=1, description="Optimizer step size (default depends on the method)."
+    )
+    rank: int = Field(16, ge=1, le=256, description="LoRA rank r.")
+    alpha: int = Field(32, ge=1, le=1024, description="LoRA scaling alpha.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    target: Literal["attention", "all-linear"] = Field(
+        "all-linear",
+        description="LoRA on the attention projections only, or on every linear layer.",
+    )
+    virtual_tokens: int = Field(
+        20, ge=1, le=256, description="Learned tokens for prompt or prefix tuning."
+    )
+    batch_size: int = Field(4, ge=1, le=64, description="Rows per optimizer step.")
+    max_length: int = Field(
+        384, ge=32, le=4096, description="Longest row in tokens (longer are cut)."
+    )
+    validation_fraction: float = Field(
+        0.0, ge=0, le=0.5, description="Share of rows held out to measure validation loss."
+    )
+    seed: int = Field(0, description="Random seed (same data + seed = same adapter).")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError(
+                "use 1-48 letters, digits, '-' or '_', starting with a letter or digit"
+            )
+        return value
+
+    @property
+    def lr(self) -> float:
+        return self.learning_rate or DEFAULT_LR[self.method]
+
+    def peft_config(self):
+        from peft import LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType
+
+        if self.method == "lora":
+            return LoraConfig(
+                task_type=TaskType.CAUSAL_LM,
+                r=self.rank,
+                lora_alpha=self.alpha,
+                lora_dropout=self.dropout,
+                target_modules=ATTENTION if self.target == "attention" else ALL_LINEAR,
+            )
+        if self.method == "prompt":
+            return PromptTuningConfig(
+                task_type=TaskType.CAUSAL_LM, num_virtual_tokens=self.virtual_tokens
+            )
+        return PrefixTuningConfig(
+            task_type=TaskType.CAUSAL_LM, num_virtual_tokens=self.virtual_tokens
+        )
+
+    def hyperparameters(self) -> dict:
+        data = self.model_dump(exclude={"name"})
+        data["learning_rate"] = self.lr
+        return data

@@ -1,0 +1,202 @@
+"""Training data: rows from JSONL or CSV in three shapes, or the chunks of the knowledge base.
+
+Accepted row shapes: {"question", "answer"}; {"instruction", "input"?, "output"}; and
+{"messages": [{"role", "content"}, ...]} ending with an assistant turn. Malformed rows are
+reported with their line numbers; the set is refused when it is empty or too large.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webapp.chat.prompts import PLAIN_SYSTEM_PROMPT
+from webapp.errors import DatasetError
+from webapp.knowledge.formats import read_text
+
+MAX_ROWS = 20_000
+MAX_BYTES = 20 * 1024 * 1024
+MAX_REPORTED = 8
+
+
+@dataclass
+class Example:
+    """One training row: chat messages (answer tokens trained) or plain text (all trained)."""
+
+    messages: list[dict] | None = None
+    text: str | None = None
+
+
+@dataclass
+class TrainingSet:
+    name: str
+    examples: list[Example]
+    sha256: str
+    bytes: int
+    kind: str  # "supervised" | "documents"
+    problems: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "rows": len(self.examples),
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "kind": self.kind,
+        }
+
+
+def load_file(path: Path, name: str | None = None) -> TrainingSet:
+    name = name or path.name
+    size = path.stat().st_size
+    if size == 0:
+        raise DatasetError("The training file is empty.")
+    if size > MAX_BYTES:
+        raise DatasetError(
+            f"The training file is {size / 1e6:.1f} MB; the limit is {MAX_BYTES // 2**20} MB."
+        )
+    suffix = Path(name).suffix.lower()
+    text = read_text(path)
+    if suffix in (".jsonl", ".json"):
+        rows = _jsonl_rows(text)
+    elif suffix == ".csv":
+        rows = _csv_rows(text)
+    else:
+        raise DatasetError("Training data must be a .jsonl or .csv file.")
+    examples, problems = [], []
+    for line, row in rows:
+        if isinstance(row, str):
+            problems.append(f"line {line}: {row}")
+            continue
+        try:
+            examples.append(Example(messages=to_messages(row)))
+        except ValueError as exc:
+            problems.append(f"line {line}: {exc}")
+    if len(examples) > MAX_ROWS:
+        raise DatasetError(f"The set has {len(examples)} rows; the limit is {MAX_ROWS}.")
+    if problems:
+        shown = "; ".join(problems[:MAX_REPORTED])
+        more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
+        raise DatasetError(f"{len(problems)} malformed row(s): {shown}{more}.")
+    if not examples:
+        raise DatasetError("The training file has no rows.")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return TrainingSet(name, examples, digest, size, "supervised")
+
+
+def _jsonl_rows(text: str):
+    stripped = text.lstrip()
+    if stripped.startswith("["):  # a JSON array of rows is fine too
+        try:
+            data = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"The JSON is not valid (line {exc.lineno}: {exc.msg}).") from exc
+        return [
+            (i + 1, row if isinstance(row, dict) else "not an object") for i, row in enumerate(data)
+        ]
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rows.append((number, f"not valid JSON ({exc.msg})"))
+            continue
+        rows.append((number, row if isinstance(row, dict) else "not a JSON object"))
+    return rows
+
+
+def _csv_rows(text: str):
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise DatasetError("The CSV has no header row.")
+    reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
+    # Line numbers as a spreadsheet shows them: the header is line 1.
+    return [(reader.line_num, {k: v for k, v in row.items() if k}) for row in reader]
+
+
+def to_messages(row: dict) -> list[dict]:
+    """A row in any accepted shape as chat messages ending with the assistant's answer."""
+    if "messages" in row:
+        messages = row["messages"]
+        if isinstance(messages, str):
+            try:
+                messages = json.loads(messages)
+            except json.JSONDecodeError as exc:
+                raise ValueError("'messages' is not a JSON list") from exc
+        if not isinstance(messages, list) or not messages:
+            raise ValueError("'messages' must be a non-empty list")
+        for m in messages:
+            if (
+                not isinstance(m, dict)
+                or m.get("role") not in ("system", "user", "assistant")
+                or not isinstance(m.get("content"), str)
+            ):
+                raise ValueError(
+                    "each message needs a role (system, user or assistant) and text content"
+                )
+        if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
+            raise ValueError("the last message must be a non-empty assistant answer")
+        if not any(m["role"] == "user" for m in messages):
+            raise ValueError("the messages need a user turn")
+        body = [dict(role=m["role"], content=m["content"]) for m in messages]
+    elif "question" in row or "answer" in row:
+        question, answer = _text(row, "question"), _text(row, "answer")
+        body = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    elif "instruction" in row or "output" in row:
+        instruction, output = _text(row, "instruction"), _text(row, "output")
+        extra = str(row.get("input") or "").strip()
+        prompt = f"{instruction}\n\n{extra}" if extra else instruction
+        body = [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]
+    else:
+        raise ValueError("expected question/answer, instruction/input/output or messages fields")
+    if body[0]["role"] != "system":
+        body.insert(0, {"role": "system", "content": PLAIN_SYSTEM_PROMPT})
+    return body
+
+
+def _text(row: dict, key: str) -> str:
+    value = row.get(key)
+    if value is None or not str(value).strip():
+        raise ValueError(f"'{key}' is missing or empty")
+    return str(value).strip()
+
+
+def from_documents(knowledge, owner: str) -> TrainingSet:
+    """Causal-LM rows from every chunk of the owner's knowledge base."""
+    docs = knowledge.list_documents(owner)
+    texts = [c.text for d in docs for c in knowledge.chunks(owner, d.id)]
+    if not texts:
+        raise DatasetError("Your knowledge base is empty: upload documents first.")
+    digest = hashlib.sha256("\n".join(sorted(d.sha256 for d in docs)).encode()).hexdigest()
+    return TrainingSet(
+        "my documents",
+        [Example(text=t) for t in texts],
+        digest,
+        sum(d.bytes for d in docs),
+        "documents",
+    )
+
+
+def tokenize(example: Example, tokenizer, max_length: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels; for chat rows only the final answer's tokens are learned."""
+    if example.text is not None:
+        ids = tokenizer(example.text, add_special_tokens=False)["input_ids"][:max_length]
+        if tokenizer.eos_token_id is not None and len(ids) < max_length:
+            ids = ids + [tokenizer.eos_token_id]
+        return ids, list(ids)
+    prompt = tokenizer.apply_chat_template(
+        example.messages[:-1], add_generation_prompt=True, tokenize=True, return_dict=True
+    )["input_ids"]
+    full = tokenizer.apply_chat_template(example.messages, tokenize=True, return_dict=True)[
+        "input_ids"
+    ]
+    if full[: len(prompt)] != prompt:  # a template that renders differently: learn it all
+        prompt = []
+    labels = [-100] * len(prompt) + full[len(prompt) :]
+    return full[:max_length], labels[:max_length]

@@ -1,0 +1,194 @@
+"""Adapters on disk: one self-describing folder per adapter, per owner.
+
+storage/adapters/<owner key>/<name>/ holds the PEFT files (safetensors only) and
+metadata.json, written last. Export makes a zip of that folder; import checks a zip before
+anything reaches the registry: safetensors only, no path tricks, bounded size, metadata that
+names our base model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from webapp.adapters.config import NAME_PATTERN
+from webapp.adapters.training import METADATA
+from webapp.errors import AdapterError
+from webapp.knowledge.base import owner_key
+
+ALLOWED_FILES = {"adapter_config.json", "adapter_model.safetensors", METADATA, "README.md"}
+MAX_IMPORT_BYTES = 200 * 1024 * 1024
+REQUIRED_METADATA = ("name", "base_model", "method")
+
+
+@dataclass
+class AdapterInfo:
+    name: str
+    method: str
+    base_model: str
+    path: Path
+    metadata: dict
+
+    @property
+    def key(self) -> str:
+        """Changes whenever the adapter is retrained, so a loaded copy is never stale."""
+        return f"{self.name}@{self.metadata.get('finished', '')}"
+
+    def summary(self) -> dict:
+        m = self.metadata
+        return {
+            "name": self.name,
+            "method": self.method,
+            "base_model": self.base_model,
+            "dataset": (m.get("dataset") or {}).get("name"),
+            "rows": (m.get("dataset") or {}).get("rows"),
+            "epochs": (m.get("hyperparameters") or {}).get("epochs"),
+            "final_train_loss": m.get("final_train_loss"),
+            "final_val_loss": m.get("final_val_loss"),
+            "tokens_per_s": m.get("tokens_per_s"),
+            "finished": m.get("finished"),
+        }
+
+
+class AdapterRegistry:
+    def __init__(self, storage_dir: Path, base_model: str):
+        self.root = storage_dir / "adapters"
+        self.base_model = base_model
+
+    def folder(self, owner: str, name: str) -> Path:
+        if not NAME_PATTERN.match(name or ""):
+            raise AdapterError("Adapter names use 1-48 letters, digits, '-' or '_'.")
+        return self.root / owner_key(owner) / name
+
+    def list(self, owner: str) -> list[AdapterInfo]:
+        base = self.root / owner_key(owner)
+        if not base.is_dir():
+            return []
+        found = []
+        for folder in sorted(base.iterdir()):
+            if folder.is_dir() and not folder.name.startswith(".") and (folder / METADATA).exists():
+                found.append(self._info(folder))
+        return found
+
+    def get(self, owner: str, name: str) -> AdapterInfo:
+        folder = self.folder(owner, name)
+        if not (folder / METADATA).exists():
+            raise AdapterError(f"There is no adapter named '{name}'.")
+        return self._info(folder)
+
+    def exists(self, owner: str, name: str) -> bool:
+        return (self.folder(owner, name) / METADATA).exists()
+
+    def delete(self, owner: str, name: str) -> None:
+        folder = self.get(owner, name).path
+        trash = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.deleted")
+        folder.rename(trash)  # atomic: the adapter disappears at once, then the files go
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def export_zip(self, owner: str, name: str, dest_dir: Path) -> Path:
+        info = self.get(owner, name)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        target = dest_dir / f"{name}.zip"
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(info.path.iterdir()):
+                if f.name in ALLOWED_FILES:
+                    z.write(f, f"{name}/{f.name}")
+        return target
+
+    def import_zip(self, owner: str, zip_path: Path, name: str | None = None) -> AdapterInfo:
+        members = self._check_zip(zip_path)
+        with zipfile.ZipFile(zip_path) as z:
+            metadata = self._check_metadata(z.read(members[METADATA]))
+            name = name or metadata["name"]
+            folder = self.folder(owner, name)
+            if folder.exists():
+                raise AdapterError(
+                    f"An adapter named '{name}' already exists; delete it or import under another name."
+                )
+            tmp = folder.parent / f".{name}.{uuid.uuid4().hex}.tmp"
+            tmp.mkdir(parents=True)
+            try:
+                for base, member in members.items():
+                    if base != METADATA:
+                        (tmp / base).write_bytes(z.read(member))
+                metadata["name"] = name
+                (tmp / METADATA).write_text(json.dumps(metadata, indent=2))
+                self._check_loadable(tmp)
+                tmp.rename(folder)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return self._info(folder)
+
+    def _check_zip(self, zip_path: Path) -> dict[str, str]:
+        if not zipfile.is_zipfile(zip_path):
+            raise AdapterError("The file is not a zip archive.")
+        if zip_path.stat().st_size > MAX_IMPORT_BYTES:
+            raise AdapterError(f"The archive is larger than {MAX_IMPORT_BYTES // 2**20} MB.")
+        with zipfile.ZipFile(zip_path) as z:
+            infos = [i for i in z.infolist() if not i.is_dir()]
+            if sum(i.file_size for i in infos) > MAX_IMPORT_BYTES:
+                raise AdapterError(
+                    f"The archive unpacks to more than {MAX_IMPORT_BYTES // 2**20} MB."
+                )
+            members: dict[str, str] = {}
+            for info in infos:
+                path = PurePosixPath(info.filename.replace("\\", "/"))
+                if path.is_absolute() or ".." in path.parts or len(path.parts) > 2:
+                    raise AdapterError("The archive contains unsafe paths; it was not imported.")
+                if path.name not in ALLOWED_FILES:
+                    raise AdapterError(
+                        f"The archive contains '{path.name}'; only adapter_config.json, "
+                        "adapter_model.safetensors and metadata.json are accepted (no pickles)."
+                    )
+                if path.name in members:
+                    raise AdapterError(f"The archive contains '{path.name}' twice.")
+                members[path.name] = info.filename
+        for required in ("adapter_config.json", "adapter_model.safetensors", METADATA):
+            if required not in members:
+                raise AdapterError(f"The archive has no {required}; it is not an adapter export.")
+        return members
+
+    def _check_metadata(self, raw: bytes) -> dict:
+        try:
+            metadata = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise AdapterError("metadata.json is not valid JSON.") from exc
+        if not isinstance(metadata, dict) or any(
+            not isinstance(metadata.get(k), str) for k in REQUIRED_METADATA
+        ):
+            raise AdapterError(
+                "metadata.json must name the adapter, its base model and its method."
+            )
+        if metadata["base_model"] != self.base_model:
+            raise AdapterError(
+                f"The adapter was trained for '{metadata['base_model']}', but this app runs '{self.base_model}'."
+            )
+        if metadata["method"] not in ("lora", "prompt", "prefix"):
+            raise AdapterError(f"Unknown adapter method '{metadata['method']}'.")
+        return metadata
+
+    @staticmethod
+    def _check_loadable(folder: Path) -> None:
+        from peft import PeftConfig
+        from safetensors import safe_open
+
+        try:
+            PeftConfig.from_pretrained(str(folder))
+            with safe_open(str(folder / "adapter_model.safetensors"), "pt") as f:
+                list(f.keys())
+        except Exception as exc:
+            raise AdapterError("The adapter files are damaged or not a PEFT adapter.") from exc
+
+    def _info(self, folder: Path) -> AdapterInfo:
+        metadata = json.loads((folder / METADATA).read_text())
+        return AdapterInfo(
+            folder.name,
+            metadata.get("method", "?"),
+            metadata.get("base_model", "?"),
+            folder,
+            metadata,
+        )

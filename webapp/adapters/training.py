@@ -1,0 +1,179 @@
+"""One PEFT training run: a plain PyTorch loop over a private copy of the base model.
+
+The serving model is never touched, so the chat keeps answering while this runs. The adapter
+is written to a temporary folder and renamed into place last, with metadata.json; a cancelled
+or failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from webapp.adapters.config import TrainConfig
+from webapp.adapters.datasets import TrainingSet, tokenize
+from webapp.errors import TrainingCancelled
+
+METADATA = "metadata.json"
+
+
+@dataclass
+class TrainStatus:
+    """What a progress bar and a loss plot need, after every optimizer step."""
+
+    name: str
+    state: str = "starting"  # starting | training | saving | done | cancelled | failed
+    step: int = 0
+    total_steps: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    train_loss: list[tuple[int, float]] = field(default_factory=list)
+    val_loss: list[tuple[int, float]] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    tokens_per_s: float = 0.0
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def train(
+    config: TrainConfig,
+    data: TrainingSet,
+    base_path: str,
+    base_name: str,
+    destination: Path,
+    report: Callable[[TrainStatus], None] = lambda s: None,
+    cancel: threading.Event | None = None,
+    status: TrainStatus | None = None,
+) -> dict:
+    """Train and save an adapter at `destination`; returns its metadata.
+
+    `status` (optional) is updated in place after every step, for readers in other threads.
+    """
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cancel = cancel or threading.Event()
+    started = datetime.now(UTC)
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32), config.peft_config()
+    )
+    rows = [tokenize(e, tokenizer, config.max_length) for e in data.examples]
+    rows = [r for r in rows if any(label != -100 for label in r[1])]
+    rng.shuffle(rows)
+    n_val = int(len(rows) * config.validation_fraction)
+    val, train_rows = rows[:n_val], rows[n_val:]
+    steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
+    status = TrainStatus(
+        config.name, "training", total_steps=steps_per_epoch * config.epochs, epochs=config.epochs
+    )
+    optimizer = torch.optim.AdamW((p for p in model.parameters() if p.requires_grad), lr=config.lr)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    tokens, clock = 0, time.perf_counter()
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        status.epoch = epoch
+        rng.shuffle(train_rows)
+        for start in range(0, len(train_rows), config.batch_size):
+            if cancel.is_set():
+                raise TrainingCancelled("Training was cancelled; no adapter was saved.")
+            batch = collate(train_rows[start : start + config.batch_size], pad)
+            loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            tokens += int(batch["attention_mask"].sum())
+            status.step += 1
+            status.train_loss.append((status.step, round(loss.item(), 4)))
+            _timing(status, clock, tokens)
+            report(status)
+        if val:
+            status.val_loss.append(
+                (status.step, round(evaluate(model, val, pad, config.batch_size), 4))
+            )
+            report(status)
+    status.state = "saving"
+    report(status)
+    metadata = {
+        "name": config.name,
+        "base_model": base_name,
+        "method": config.method,
+        "hyperparameters": config.hyperparameters(),
+        "dataset": data.describe(),
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "final_train_loss": status.train_loss[-1][1] if status.train_loss else None,
+        "final_val_loss": status.val_loss[-1][1] if status.val_loss else None,
+        "train_tokens": tokens,
+        "tokens_per_s": round(status.tokens_per_s, 1),
+        "train_loss_curve": status.train_loss,
+        "val_loss_curve": status.val_loss,
+    }
+    save_atomically(model, metadata, destination)
+    status.state = "done"
+    report(status)
+    return metadata
+
+
+def collate(rows: list[tuple[list[int], list[int]]], pad: int) -> dict:
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (ids, labs) in enumerate(rows):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        labels[i, : len(labs)] = torch.tensor(labs)
+        mask[i, : len(ids)] = 1
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask}
+
+
+@torch.no_grad()
+def evaluate(model, rows, pad: int, batch_size: int) -> float:
+    model.eval()
+    losses = [
+        float(model(**collate(rows[i : i + batch_size], pad)).loss)
+        for i in range(0, len(rows), batch_size)
+    ]
+    model.train()
+    return sum(losses) / len(losses)
+
+
+def _timing(status: TrainStatus, clock: float, tokens: int) -> None:
+    status.elapsed_s = round(time.perf_counter() - clock, 2)
+    status.tokens_per_s = tokens / status.elapsed_s if status.elapsed_s else 0.0
+    per_step = status.elapsed_s / status.step
+    status.eta_s = round(per_step * (status.total_steps - status.step), 1)
+
+
+def save_atomically(model, metadata: dict, destination: Path) -> None:
+    """PEFT files (safetensors) + metadata.json, in place only once complete."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = destination.parent / f".{destination.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        (tmp / METADATA).write_text(json.dumps(metadata, indent=2))  # written last: complete
+        if destination.exists():
+            shutil.rmtree(destination)
+        tmp.rename(destination)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
