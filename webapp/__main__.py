@@ -7,6 +7,7 @@
     webapp ask "QUESTION" [--no-rag] [--adapter NAME] [--json]
     webapp train --data FILE --name NAME [--method lora|prompt|prefix] [--epochs N] [--lr X] [--rank R]
     webapp train --from-docs --name NAME
+    webapp bench [--quick] [--json]
     webapp adapters list [--json] | delete NAME | export NAME [--out DIR] | import ZIP [--name NAME]
 
 Every command honours WEBAPP_STORAGE_DIR and the other WEBAPP_* settings.
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--rank", type=int)
     train.add_argument("--target", choices=["attention", "all-linear"])
     train.add_argument("--validation", type=float, help="share of rows held out (0-0.5)")
+
+    bench = sub.add_parser("bench", help="measure speed against same-run baselines")
+    bench.add_argument("--quick", action="store_true", help="a short smoke run")
+    bench.add_argument("--json", action="store_true")
 
     adapters = sub.add_parser("adapters", help="list, delete, export or import adapters")
     adapters_sub = adapters.add_subparsers(dest="adapters_command", required=True)
@@ -258,7 +263,20 @@ def cmd_adapters(services, args) -> int:
     return 0
 
 
+def cmd_bench(services, args) -> int:
+    from webapp.bench import runner
+
+    result = runner.run(services, quick=args.quick)
+    if args.json:
+        figures = [f.as_dict() for f in result["figures"]]
+        print(json.dumps({"machine": result["machine"], "figures": figures}))
+    else:
+        print(runner.table(result))
+    return 0
+
+
 COMMANDS = {
+    "bench": cmd_bench,
     "ingest": cmd_ingest,
     "docs": cmd_docs,
     "ask": cmd_ask,

@@ -84,20 +84,25 @@ def train(
     n_val = int(len(rows) * config.validation_fraction)
     val, train_rows = rows[:n_val], rows[n_val:]
     steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
-    status = TrainStatus(
+    fresh = TrainStatus(
         config.name, "training", total_steps=steps_per_epoch * config.epochs, epochs=config.epochs
     )
+    if status is None:
+        status = fresh
+    else:  # the caller's object (a job's status) is the one other threads read: update it
+        status.__dict__.update(fresh.__dict__)
     optimizer = torch.optim.AdamW((p for p in model.parameters() if p.requires_grad), lr=config.lr)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     tokens, clock = 0, time.perf_counter()
     model.train()
+    batches = length_grouped(train_rows, config.batch_size)
     for epoch in range(1, config.epochs + 1):
         status.epoch = epoch
-        rng.shuffle(train_rows)
-        for start in range(0, len(train_rows), config.batch_size):
+        rng.shuffle(batches)
+        for rows_in_batch in batches:
             if cancel.is_set():
                 raise TrainingCancelled("Training was cancelled; no adapter was saved.")
-            batch = collate(train_rows[start : start + config.batch_size], pad)
+            batch = collate(rows_in_batch, pad)
             loss = model(**batch).loss
             loss.backward()
             optimizer.step()
@@ -133,6 +138,12 @@ def train(
     status.state = "done"
     report(status)
     return metadata
+
+
+def length_grouped(rows: list, batch_size: int) -> list[list]:
+    """Batches of rows of similar length, so little compute is spent on padding."""
+    ordered = sorted(rows, key=lambda r: len(r[0]))
+    return [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
 
 
 def collate(rows: list[tuple[list[int], list[int]]], pad: int) -> dict:

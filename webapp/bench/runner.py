@@ -1,0 +1,94 @@
+"""`webapp bench [--quick] [--json]`: every figure with its same-run baseline and the ratio.
+
+Output with --json: {"machine": str, "figures": [{"name", "unit", "ours", "baseline",
+"ratio"}]}. Medians over repeats; --quick is a smoke run (small data, one repeat).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class Figure:
+    name: str
+    unit: str
+    ours: float
+    baseline: float | None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return round(self.ours / self.baseline, 3) if self.baseline else None
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("note")
+        data["ratio"] = self.ratio
+        return data
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def lora_training(services, quick: bool) -> Figure:
+    from webapp.adapters.config import TrainConfig
+    from webapp.bench import training
+
+    data = training.rows(8 if quick else 48)
+    config = TrainConfig(name="bench", rank=16, target="all-linear", epochs=1, batch_size=4)
+    base = services.base_model_path()
+    repeats = 1 if quick else 3
+    ours, plain = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        for i in range(repeats):
+            named = config.model_copy(update={"name": f"bench{i}"})
+            ours.append(training.ours(named, data, base, Path(scratch)))
+            plain.append(training.plain_peft_loop(named, data, base))
+    note = (
+        f"LoRA r=16 all linear layers, {len(data.examples)} {data.name} rows, median of {repeats}"
+    )
+    return Figure(
+        "lora_train_tokens_per_s",
+        "tokens/s",
+        round(statistics.median(ours), 1),
+        round(statistics.median(plain), 1),
+        note,
+    )
+
+
+BENCHMARKS = [lora_training]
+
+
+def run(services, quick: bool = False) -> dict:
+    figures = [bench(services, quick) for bench in BENCHMARKS]
+    return {"machine": machine(), "figures": figures}
+
+
+def table(result: dict) -> str:
+    lines = [
+        f"machine: {result['machine']}",
+        "",
+        f"{'figure':<28} {'ours':>10} {'baseline':>10} {'ratio':>7}  unit / what",
+    ]
+    for f in result["figures"]:
+        base = f"{f.baseline:>10}" if f.baseline is not None else f"{'-':>10}"
+        ratio = f"{f.ratio:>7}" if f.ratio is not None else f"{'-':>7}"
+        lines.append(f"{f.name:<28} {f.ours:>10} {base} {ratio}  {f.unit}; {f.note}")
+    return "\n".join(lines)
