@@ -203,6 +203,9 @@ def cmd_train(services, args) -> int:
     if services.adapters.exists(owner, config.name):
         print(f"error: an adapter named '{config.name}' already exists", file=sys.stderr)
         return 2
+    if args.data is not None and not args.data.is_file():
+        print(f"error: there is no file {args.data}", file=sys.stderr)
+        return 2
     data = (
         datasets.from_documents(services.knowledge, owner)
         if args.from_docs

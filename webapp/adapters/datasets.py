@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webapp.chat.prompts import PLAIN_SYSTEM_PROMPT
-from webapp.errors import DatasetError
+from webapp.errors import DatasetError, IngestError
 from webapp.knowledge.formats import read_text
 
 MAX_ROWS = 20_000
@@ -60,13 +60,13 @@ def load_file(path: Path, name: str | None = None) -> TrainingSet:
             f"The training file is {size / 1e6:.1f} MB; the limit is {MAX_BYTES // 2**20} MB."
         )
     suffix = Path(name).suffix.lower()
-    text = read_text(path)
-    if suffix in (".jsonl", ".json"):
-        rows = _jsonl_rows(text)
-    elif suffix == ".csv":
-        rows = _csv_rows(text)
-    else:
+    if suffix not in (".jsonl", ".json", ".csv"):  # before decoding: a PDF is not "binary text"
         raise DatasetError("Training data must be a .jsonl or .csv file.")
+    try:
+        text = read_text(path)
+    except IngestError as exc:  # binary or undecodable: still a training-data problem
+        raise DatasetError(f"The training file is not readable text: {exc}") from exc
+    rows = _csv_rows(text) if suffix == ".csv" else _jsonl_rows(text)
     examples, problems = [], []
     for line, row in rows:
         if isinstance(row, str):

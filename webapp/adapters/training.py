@@ -23,7 +23,7 @@ import torch
 
 from webapp.adapters.config import TrainConfig
 from webapp.adapters.datasets import TrainingSet, tokenize
-from webapp.errors import TrainingCancelled
+from webapp.errors import DatasetError, TrainingCancelled
 
 METADATA = "metadata.json"
 
@@ -80,6 +80,11 @@ def train(
     )
     rows = [tokenize(e, tokenizer, config.max_length) for e in data.examples]
     rows = [r for r in rows if any(label != -100 for label in r[1])]
+    if not rows:  # every answer was cut off by max_length: training would learn nothing
+        raise DatasetError(
+            f"No row has an answer within {config.max_length} tokens; "
+            "raise the maximum length or shorten the questions."
+        )
     rng.shuffle(rows)
     n_val = int(len(rows) * config.validation_fraction)
     val, train_rows = rows[:n_val], rows[n_val:]
