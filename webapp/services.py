@@ -112,9 +112,15 @@ class Services:
         def build():
             from webapp.adapters.registry import AdapterRegistry
 
-            return AdapterRegistry(self.settings.storage_dir, self.settings.llm_model)
+            return AdapterRegistry(
+                self.settings.storage_dir, self.settings.llm_model, on_delete=self._unload_adapter
+            )
 
         return self._once("_adapters", build)
+
+    def _unload_adapter(self, info) -> None:
+        if "_generator" in self.__dict__ or self._models_from is not None:
+            self.generator.unload_adapter(info)
 
     @property
     def training(self):

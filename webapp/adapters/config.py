@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+METADATA = "metadata.json"  # written last into an adapter folder: its presence means complete
 Method = Literal["lora", "prompt", "prefix"]
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 # Learning rates that make each method learn a handful of facts in a few epochs on CPU.

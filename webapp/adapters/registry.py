@@ -9,16 +9,18 @@ names our base model.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from webapp.adapters.config import NAME_PATTERN
-from webapp.adapters.training import METADATA
+from webapp.adapters.config import METADATA, NAME_PATTERN
 from webapp.errors import AdapterError
-from webapp.knowledge.base import owner_key
+from webapp.owners import owner_key
+
+log = logging.getLogger(__name__)
 
 ALLOWED_FILES = {"adapter_config.json", "adapter_model.safetensors", METADATA, "README.md"}
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
@@ -35,8 +37,9 @@ class AdapterInfo:
 
     @property
     def key(self) -> str:
-        """Changes whenever the adapter is retrained, so a loaded copy is never stale."""
-        return f"{self.name}@{self.metadata.get('finished', '')}"
+        """Changes whenever the weights file changes, so a loaded copy is never stale."""
+        weights = (self.path / "adapter_model.safetensors").stat()
+        return f"{self.name}@{weights.st_mtime_ns}:{weights.st_size}"
 
     def summary(self) -> dict:
         m = self.metadata
@@ -55,9 +58,10 @@ class AdapterInfo:
 
 
 class AdapterRegistry:
-    def __init__(self, storage_dir: Path, base_model: str):
+    def __init__(self, storage_dir: Path, base_model: str, on_delete=None):
         self.root = storage_dir / "adapters"
         self.base_model = base_model
+        self._on_delete = on_delete or (lambda info: None)  # e.g. unload it from the generator
 
     def folder(self, owner: str, name: str) -> Path:
         if not NAME_PATTERN.match(name or ""):
@@ -71,7 +75,10 @@ class AdapterRegistry:
         found = []
         for folder in sorted(base.iterdir()):
             if folder.is_dir() and not folder.name.startswith(".") and (folder / METADATA).exists():
-                found.append(self._info(folder))
+                try:
+                    found.append(self._info(folder))
+                except (OSError, ValueError):  # a damaged folder must not hide the others
+                    log.warning("skipping unreadable adapter folder %s", folder.name)
         return found
 
     def get(self, owner: str, name: str) -> AdapterInfo:
@@ -84,7 +91,9 @@ class AdapterRegistry:
         return (self.folder(owner, name) / METADATA).exists()
 
     def delete(self, owner: str, name: str) -> None:
-        folder = self.get(owner, name).path
+        info = self.get(owner, name)
+        self._on_delete(info)
+        folder = info.path
         trash = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.deleted")
         folder.rename(trash)  # atomic: the adapter disappears at once, then the files go
         shutil.rmtree(trash, ignore_errors=True)

@@ -21,11 +21,9 @@ from pathlib import Path
 
 import torch
 
-from webapp.adapters.config import TrainConfig
+from webapp.adapters.config import METADATA, TrainConfig
 from webapp.adapters.datasets import TrainingSet, tokenize
 from webapp.errors import DatasetError, TrainingCancelled
-
-METADATA = "metadata.json"
 
 
 @dataclass

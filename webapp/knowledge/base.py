@@ -27,6 +27,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from webapp.errors import DocumentNotFound, FileTooLarge, IngestError
 from webapp.knowledge import formats
+from webapp.owners import owner_key
 
 Progress = Callable[[float, str], None]
 EMBED_BATCH = 64
@@ -84,11 +85,6 @@ class Chunk:
     section: str | None
     start: int | None
     end: int | None
-
-
-def owner_key(owner: str) -> str:
-    """A stable, path- and collection-safe name for an owner (never the raw user name)."""
-    return hashlib.sha256(owner.encode()).hexdigest()[:20]
 
 
 def safe_display_name(name: str) -> str:

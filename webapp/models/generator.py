@@ -94,6 +94,21 @@ class Generator:
             self._methods[name] = adapter.method
             return name
 
+    def unload_adapter(self, adapter: AdapterRef) -> None:
+        """Free a loaded adapter (after it was deleted); a no-op when it was never loaded."""
+        name = self._internal_name(adapter)
+        with self._lock, self._load_lock:
+            method = self._methods.pop(name, None)
+            if method is None:
+                return
+            if method != "lora":
+                del self._prompt_models[name]
+            elif len(self._lora.peft_config) > 1:
+                self._lora.delete_adapter(name)
+            else:  # the last LoRA: take the layers out of the base model entirely
+                self.model = self._lora.unload()
+                self._lora = None
+
     @contextmanager
     def _model_for(self, adapter: AdapterRef | None):
         """The module to call generate on, with exactly the chosen adapter active."""
