@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from webapp.ui.adapters_tab import build_adapters_tab
 from webapp.ui.api import build_api
 from webapp.ui.chat_tab import build_chat_tab
 from webapp.ui.knowledge_tab import build_knowledge_tab
@@ -41,11 +42,17 @@ def build_app(services) -> gr.Blocks:
             )
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                build_chat_tab(services)
+                chat_model = build_chat_tab(services)
             with gr.Tab("Knowledge base", id="knowledge"):
                 refresh, targets = build_knowledge_tab(services)
+            with gr.Tab("Adapters", id="adapters"):
+                # The tab refreshes the chat's model selector after training, delete, import.
+                adapters_refresh, adapters_inputs, adapters_targets = build_adapters_tab(
+                    services, chat_model
+                )
         build_api(services)
         demo.load(refresh, None, targets, api_visibility="private")
+        demo.load(adapters_refresh, adapters_inputs, adapters_targets, api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=64)
     return demo
 

@@ -2,10 +2,13 @@
 
 The conversation lives in a per-session gr.State (plain text turns, what the model sees);
 the Chatbot only displays it. Stop cancels the streaming event, which ends generation.
+The model selector (base model or one of the owner's adapters) is a per-session value too;
+the Adapters tab refreshes its choices.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 
 import gradio as gr
@@ -22,10 +25,31 @@ PLACEHOLDER = (
     "Upload files in the **Knowledge base** tab, then ask a question here. "
     "Answers cite their sources as [1], [2]…"
 )
+BASE_MODEL = "Base model"  # has a space, so it can never be an adapter's name
+
+
+def model_selector_update(names: list[str], current: str | None) -> dict:
+    """Choices for the model selector; keeps the session's pick while it still exists."""
+    choices = [BASE_MODEL, *names]
+    return gr.update(choices=choices, value=current if current in choices else BASE_MODEL)
+
+
+def adapter_of(choice: str | None) -> str | None:
+    return None if not choice or choice == BASE_MODEL else choice
+
+
+def always_after(event, fn, outputs) -> None:
+    """Run `fn` once the event has ended, whether it succeeded or raised: in Gradio 6 `.then`
+    is skipped after an error, and only `.failure` listeners run then."""
+    for follow in (event.then, event.failure):
+        follow(fn, None, outputs, api_visibility="private", queue=False)
 
 
 def answer_messages(answer: Answer) -> list[dict]:
     text = safe_answer(answer.answer) if answer.answer else "…"
+    if answer.adapter:  # a small line under the answer: which adapter wrote it
+        name = html.escape(answer.adapter)
+        text += f"\n\n<small>Answered by adapter <code>{name}</code></small>"
     messages = [{"role": "assistant", "content": text}]
     if answer.sources:
         files = ", ".join(dict.fromkeys(s.file for s in answer.sources))
@@ -43,7 +67,8 @@ def answer_messages(answer: Answer) -> list[dict]:
     return messages
 
 
-def build_chat_tab(services) -> None:
+def build_chat_tab(services) -> gr.Dropdown:
+    """Builds the tab; returns the model selector, whose choices the Adapters tab refreshes."""
     settings = services.settings
     turns = gr.State([])  # [{"role", "content"}] in plain text, per browser session
     with gr.Row(equal_height=False, elem_id="chat-row"):
@@ -71,6 +96,13 @@ def build_chat_tab(services) -> None:
                     "Stop", variant="stop", scale=1, min_width=90, visible=False, elem_id="stop"
                 )
         with gr.Column(scale=1, min_width=260, elem_id="chat-side"):
+            model = gr.Dropdown(
+                choices=[BASE_MODEL],
+                value=BASE_MODEL,
+                label="Model",
+                info="The base model, or one of your adapters (Adapters tab).",
+                elem_id="model-picker",
+            )
             use_rag = gr.Checkbox(
                 True,
                 label="Use my documents",
@@ -98,14 +130,14 @@ def build_chat_tab(services) -> None:
                 )
             clear = gr.Button("New chat", variant="secondary")
 
-    def respond(message, shown, history, rag, temp, max_tokens, k, request: gr.Request):
+    def respond(message, shown, history, rag, temp, max_tokens, k, choice, request: gr.Request):
         message = (message or "").strip()
         if not message:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         owner = owner_of(request, settings)
         shown = list(shown or []) + [{"role": "user", "content": safe_answer(message)}]
-        options = ChatOptions(bool(rag), int(k), float(temp), int(max_tokens))
+        options = ChatOptions(bool(rag), int(k), float(temp), int(max_tokens), adapter_of(choice))
         base = list(history or [])
         yield "", shown, base, gr.update(visible=False), gr.update(visible=True)
         try:
@@ -121,7 +153,7 @@ def build_chat_tab(services) -> None:
             log.exception("chat failed")
             raise gr.Error("Something went wrong while answering. Please try again.") from exc
 
-    inputs = [question, chatbot, turns, use_rag, temperature, max_new, top_k]
+    inputs = [question, chatbot, turns, use_rag, temperature, max_new, top_k, model]
     outputs = [question, chatbot, turns, send, stop]
     common = dict(concurrency_id="model", concurrency_limit=1, api_visibility="private")
     events = [
@@ -129,12 +161,8 @@ def build_chat_tab(services) -> None:
         question.submit(respond, inputs, outputs, **common),
     ]
     for event in events:  # after an error the buttons must come back too
-        event.then(
-            lambda: (gr.update(visible=True), gr.update(visible=False)),
-            None,
-            [send, stop],
-            api_visibility="private",
-            queue=False,
+        always_after(
+            event, lambda: (gr.update(visible=True), gr.update(visible=False)), [send, stop]
         )
     stop.click(
         lambda: (gr.update(visible=True), gr.update(visible=False)),
@@ -147,3 +175,4 @@ def build_chat_tab(services) -> None:
     clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private", queue=False)
     # The chat box's own trash button must forget the conversation too, not just hide it.
     chatbot.clear(lambda: [], None, [turns], api_visibility="private", queue=False)
+    return model
