@@ -29,7 +29,7 @@ class Job:
     id: str
     owner: str
     config: TrainConfig
-    data: TrainingSet
+    data: TrainingSet | None
     status: TrainStatus
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
@@ -60,7 +60,7 @@ class TrainingJobs:
             active = [j for j in self._jobs.values() if not j.finished]
             if any(j.owner == owner and j.config.name == config.name for j in active):
                 raise AdapterError(f"'{config.name}' is already being trained.")
-            if len(active) > MAX_WAITING:
+            if len(active) >= MAX_WAITING + 1:  # one training plus MAX_WAITING in the queue
                 raise TrainingBusy(
                     "Too many trainings are waiting; try again when one has finished."
                 )
@@ -140,4 +140,14 @@ class TrainingJobs:
                 "Training failed unexpectedly; no adapter was saved.",
             )
         finally:
+            job.data = None  # the rows are no longer needed; keep only the status
             job.done.set()
+            self._prune()
+
+    def _prune(self, keep: int = 20) -> None:
+        """Forget all but the newest finished jobs, so a long-running server does not grow."""
+        with self._guard:
+            finished = [i for i in self._order if self._jobs[i].finished]
+            for job_id in finished[:-keep]:
+                self._order.remove(job_id)
+                del self._jobs[job_id]
