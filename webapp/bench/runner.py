@@ -52,7 +52,7 @@ def lora_training(services, quick: bool) -> Figure:
     from webapp.bench import training
 
     data = training.rows(8 if quick else 48)
-    config = TrainConfig(name="bench", rank=16, target="all-linear", epochs=1, batch_size=4)
+    config = TrainConfig(name="bench", rank=16, target="all-linear", epochs=1)
     base = services.base_model_path()
     repeats = 1 if quick else 3
     ours, plain = [], []
