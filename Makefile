@@ -5,7 +5,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format chromium clean-venv
+.PHONY: run test lint format chromium bench clean-venv
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -41,6 +41,9 @@ lint: $(TEST_STAMP)
 format: $(TEST_STAMP)
 	$(PY) -m ruff format webapp tests
 	$(PY) -m ruff check --fix webapp tests
+
+bench: $(STAMP)
+	$(PY) -m webapp bench $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
