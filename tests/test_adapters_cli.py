@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -53,7 +54,7 @@ def test_train_list_ask_export_import_delete(tmp_path, shared_services):
     assert trained.returncode == 0, trained.stderr
     out = trained.stdout
     assert "training lora adapter 'n' on 2 rows of facts.jsonl" in out
-    assert "step 1/1  epoch 1/1  loss " in out  # progress, one line per step
+    assert re.search(r"step 1/\d+  epoch 1/1  loss \d", out)  # progress, one line per step
     assert "saved adapter 'n': final loss" in out and "tokens/s" in out
     assert "Traceback" not in trained.stderr
 
