@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -85,3 +88,20 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 def write_json(path: Path, data) -> Path:
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def run_webapp(*args: str, storage: Path) -> subprocess.CompletedProcess:
+    """The CLI as a separate process on `storage`; the model cache comes from the environment."""
+    env = {**os.environ, "WEBAPP_STORAGE_DIR": str(storage)}
+    return subprocess.run(
+        [sys.executable, "-m", "webapp", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

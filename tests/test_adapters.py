@@ -8,7 +8,6 @@ The trained adapters are shared by the whole module (one storage, trained once).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -22,6 +21,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from tests.files import write_csv, write_jsonl
 from webapp.adapters import datasets
 from webapp.adapters.config import TrainConfig
 from webapp.adapters.registry import ALLOWED_FILES
@@ -83,17 +83,6 @@ PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def write_jsonl(path: Path, rows: list) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def ask(services, question: str, adapter: str | None, max_new_tokens: int = 24) -> str:

@@ -4,14 +4,13 @@ train, list, ask with an adapter, export, import, delete, and the errors a user 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests import files
 
 pytestmark = pytest.mark.slow
 
@@ -21,17 +20,7 @@ ROWS = [
 ]
 
 
-def webapp(*args: str, storage: Path) -> subprocess.CompletedProcess:
-    # WEBAPP_MODELS_DIR comes from the autouse fixture: the session's converted model.
-    env = {**os.environ, "WEBAPP_STORAGE_DIR": str(storage)}
-    assert env.get("WEBAPP_MODELS_DIR")
-    return subprocess.run(
-        [sys.executable, "-m", "webapp", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+webapp = files.run_webapp
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -14,15 +11,7 @@ from tests import files
 pytestmark = pytest.mark.slow
 
 
-def webapp(*args: str, storage) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WEBAPP_STORAGE_DIR": str(storage)}
-    return subprocess.run(
-        [sys.executable, "-m", "webapp", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+webapp = files.run_webapp
 
 
 def test_ingest_ask_list_delete(tmp_path):
