@@ -7,6 +7,10 @@
     webapp ask "QUESTION" [--no-rag] [--adapter NAME] [--json]
     webapp train --data FILE --name NAME [--method lora|prompt|prefix] [--epochs N] [--lr X] [--rank R]
     webapp train --from-docs --name NAME
+    webapp eval --data FILE [--configs base,rag,adapter:NAME,adapter:NAME+rag] [--split S] [--json]
+    webapp eval-retrieval DIR [--top-k K] [--mode dense] [--limit N] [--json]
+    webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
+    webapp qa build --out FILE [--per-doc N] [--test-share X]
     webapp bench [--quick] [--json]
     webapp adapters list [--json] | delete NAME | export NAME [--out DIR] | import ZIP [--name NAME]
 
@@ -66,6 +70,37 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed against same-run baselines")
     bench.add_argument("--quick", action="store_true", help="a short smoke run")
     bench.add_argument("--json", action="store_true")
+
+    ev = sub.add_parser("eval", help="compare base, RAG and adapters on your questions")
+    ev.add_argument("--data", type=Path, required=True, help="question set (.jsonl or .csv)")
+    ev.add_argument("--configs", default="base,rag", help="e.g. base,rag,adapter:NAME+rag")
+    ev.add_argument("--split", choices=["all", "train", "test"], default="all")
+    ev.add_argument("--limit", type=int, help="only the first N questions")
+    ev.add_argument("--json", action="store_true")
+
+    evr = sub.add_parser("eval-retrieval", help="score retrieval on a BEIR-format folder")
+    evr.add_argument("dir", type=Path)
+    evr.add_argument("--top-k", type=int, default=10)
+    evr.add_argument("--mode", default="dense")
+    evr.add_argument("--limit", type=int, help="only the first N judged queries")
+    evr.add_argument("--json", action="store_true")
+
+    evals = sub.add_parser("evals", help="saved evaluation runs")
+    evals_sub = evals.add_subparsers(dest="evals_command", required=True)
+    evals_sub.add_parser("list").add_argument("--json", action="store_true")
+    evals_sub.add_parser("show").add_argument("run_id")
+    e_compare = evals_sub.add_parser("compare")
+    e_compare.add_argument("run_a")
+    e_compare.add_argument("run_b")
+    e_compare.add_argument("--json", action="store_true")
+    evals_sub.add_parser("delete").add_argument("run_id")
+
+    qa = sub.add_parser("qa", help="build a question set from your documents")
+    qa_sub = qa.add_subparsers(dest="qa_command", required=True)
+    qa_build = qa_sub.add_parser("build")
+    qa_build.add_argument("--out", type=Path, required=True)
+    qa_build.add_argument("--per-doc", type=int, default=10)
+    qa_build.add_argument("--test-share", type=float, default=0.5)
 
     adapters = sub.add_parser("adapters", help="list, delete, export or import adapters")
     adapters_sub = adapters.add_subparsers(dest="adapters_command", required=True)
@@ -278,7 +313,119 @@ def cmd_bench(services, args) -> int:
     return 0
 
 
+def _summary_table(configs: list[dict]) -> str:
+    from webapp.evaluation.runner import METRICS
+
+    def cell(value) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    head = f"{'configuration':<28}" + "".join(f"{label[:14]:>16}" for _, label in METRICS)
+    lines = [head + f"{'latency s':>12}"]
+    for c in configs:
+        row = f"{c['label'][:27]:<28}" + "".join(f"{cell(c.get(k)):>16}" for k, _ in METRICS)
+        lines.append(row + f"{c['latency_s']:>12.2f}")
+    return "\n".join(lines)
+
+
+def cmd_eval(services, args) -> int:
+    from webapp.evaluation import qasets, runner
+
+    owner = services.settings.local_user
+    configs = runner.EvalConfig.parse_list(args.configs)
+    qaset = qasets.load_file(args.data)
+    items = qaset.only(args.split)[: args.limit] if args.limit else qaset.only(args.split)
+
+    def progress(fraction: float, what: str) -> None:
+        if not args.json:
+            print(f"\r  {fraction:4.0%}  {what:<60}", end="", file=sys.stderr, flush=True)
+
+    run = services.evaluate(
+        owner, items, configs, qaset=qaset.name, split=args.split, progress=progress
+    )
+    if args.json:
+        print(json.dumps(runner.public_summary(run)))
+        return 0
+    print(file=sys.stderr)
+    print(f"run {run['run_id']}: {len(items)} questions, {run['seconds']} s")
+    print(_summary_table(run["configs"]))
+    return 0
+
+
+def cmd_eval_retrieval(services, args) -> int:
+    from webapp.evaluation import retrieval
+
+    def progress(fraction: float, what: str) -> None:
+        if not args.json:
+            print(f"\r  {fraction:4.0%}  {what:<60}", end="", file=sys.stderr, flush=True)
+
+    result = retrieval.evaluate(
+        services, args.dir, top_k=args.top_k, mode=args.mode, limit=args.limit, progress=progress
+    )
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(file=sys.stderr)
+    for key, value in result.items():
+        print(f"{key:>16}  {value}")
+    return 0
+
+
+def cmd_evals(services, args) -> int:
+    from webapp.evaluation import runner
+
+    owner, store = services.settings.local_user, services.evals
+    command = args.evals_command
+    if command == "delete":
+        store.delete(owner, args.run_id)
+        print(f"deleted run {args.run_id}")
+    elif command == "show":
+        run = store.load(owner, args.run_id)
+        print(f"run {run['run_id']} ({run.get('qaset')}, {run.get('questions')} questions)")
+        print(_summary_table(run["configs"]))
+    elif command == "compare":
+        rows = runner.compare(store.load(owner, args.run_a), store.load(owner, args.run_b))
+        if args.json:
+            print(json.dumps(rows))
+            return 0
+        print(f"{'configuration':<24}{'metric':<28}{'A':>8}{'B':>8}{'B - A':>9}")
+        for r in rows:
+            a, b, d = (("–" if v is None else f"{v:.3f}") for v in (r["a"], r["b"], r["change"]))
+            print(f"{r['config'][:23]:<24}{r['metric']:<28}{a:>8}{b:>8}{d:>9}")
+    else:
+        runs = store.list(owner)
+        if args.json:
+            print(json.dumps(runs))
+            return 0
+        if not runs:
+            print("No evaluation runs yet. Run one with: webapp eval --data FILE")
+        for r in runs:
+            print(f"{r['run_id']}  {runner.describe(r)}")
+    return 0
+
+
+def cmd_qa(services, args) -> int:
+    from webapp.evaluation import builder, qasets
+
+    owner = services.settings.local_user
+    items = builder.from_documents(services.knowledge, owner, per_document=args.per_doc)
+    items = qasets.split_by_document(items, args.test_share)
+    args.out.write_text(
+        "".join(json.dumps(i.as_row(), ensure_ascii=False) + "\n" for i in items),
+        encoding="utf-8",
+    )
+    counts = qasets.QASet("", items).counts()
+    print(
+        f"wrote {counts['questions']} questions from {counts['documents']} documents to "
+        f"{args.out} ({counts['train']} train, {counts['test']} test); review them before use"
+    )
+    return 0
+
+
 COMMANDS = {
+    "eval": cmd_eval,
+    "eval-retrieval": cmd_eval_retrieval,
+    "evals": cmd_evals,
+    "qa": cmd_qa,
     "bench": cmd_bench,
     "ingest": cmd_ingest,
     "docs": cmd_docs,

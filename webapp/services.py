@@ -131,6 +131,42 @@ class Services:
 
         return self._once("_training", build)
 
+    @property
+    def qasets(self):
+        from webapp.evaluation.qasets import QASetStore
+
+        return self._once("_qasets", lambda: QASetStore(self.settings.storage_dir))
+
+    @property
+    def evals(self):
+        from webapp.evaluation.runner import EvalStore
+
+        return self._once("_evals", lambda: EvalStore(self.settings.storage_dir))
+
+    @property
+    def eval_jobs(self):
+        from webapp.evaluation.jobs import EvalJobs
+
+        return self._once("_eval_jobs", EvalJobs)
+
+    def evaluate(self, owner, items, configs, *, qaset="", split="all", progress=None, cancel=None):
+        """Run an evaluation through the chat service and save it; returns the run."""
+        from webapp.evaluation import runner
+
+        run = runner.run(
+            self.chat,
+            owner,
+            items,
+            configs,
+            top_k=self.settings.top_k,
+            qaset=qaset,
+            split=split,
+            progress=progress,
+            cancel=cancel,
+        )
+        self.evals.save(owner, run)
+        return run
+
     def warm_up(self) -> None:
         """Load both models now, so the first question does not wait for them."""
         self.knowledge  # noqa: B018  (loads the embedder)

@@ -66,7 +66,7 @@ def load_file(path: Path, name: str | None = None) -> TrainingSet:
         text = read_text(path)
     except IngestError as exc:  # binary or undecodable: still a training-data problem
         raise DatasetError(f"The training file is not readable text: {exc}") from exc
-    rows = _csv_rows(text) if suffix == ".csv" else _jsonl_rows(text)
+    rows = csv_rows(text) if suffix == ".csv" else jsonl_rows(text)
     examples, problems = [], []
     for line, row in rows:
         if isinstance(row, str):
@@ -88,7 +88,7 @@ def load_file(path: Path, name: str | None = None) -> TrainingSet:
     return TrainingSet(name, examples, digest, size, "supervised")
 
 
-def _jsonl_rows(text: str):
+def jsonl_rows(text: str):
     stripped = text.lstrip()
     if stripped.startswith("["):  # a JSON array of rows is fine too
         try:
@@ -111,7 +111,7 @@ def _jsonl_rows(text: str):
     return rows
 
 
-def _csv_rows(text: str):
+def csv_rows(text: str):
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise DatasetError("The CSV has no header row.")

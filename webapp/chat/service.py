@@ -26,6 +26,7 @@ class ChatOptions:
     temperature: float = 0.0
     max_new_tokens: int = 256
     adapter: str | None = None  # None: the base model
+    short: bool = False  # the answer alone (evaluation), not a sentence with citations
 
     def checked(self) -> ChatOptions:
         """Raises InvalidOption with plain words when a value is out of range."""
@@ -124,11 +125,13 @@ class ChatService:
             if not found:
                 yield from self._final(answer, prompts.NOT_FOUND)
                 return
+            request = prompts.SHORT_REQUEST if options.short else prompts.ANSWER_REQUEST
             messages, answer.sources = prompts.rag_messages(
-                question, found, self.generator, budget, previous=previous
+                question, found, self.generator, budget, previous=previous, request=request
             )
         else:
-            messages = prompts.plain_messages(question, history, self.generator, budget)
+            request = prompts.SHORT_REQUEST if options.short else None
+            messages = prompts.plain_messages(question, history, self.generator, budget, request)
         yield answer
         for piece in self.generator.stream(messages, gen_options, stop, adapter=adapter):
             answer.answer += piece

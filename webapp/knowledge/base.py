@@ -246,6 +246,24 @@ class KnowledgeBase:
             self._remove(owner, info)
         return IngestResult(name, "replaced" if old else "indexed", len(nodes), "", doc_id)
 
+    def add_texts(
+        self, owner: str, texts: list[tuple[str, str]], progress: Progress | None = None
+    ) -> int:
+        """Index (name, text) pairs as documents without files (benchmark corpora); returns
+        the number of chunks. Unlike `ingest`, no dedup, no originals kept."""
+        from llama_index.core import Document
+
+        nodes: list[BaseNode] = []
+        with self._lock(owner):
+            for name, text in texts:
+                body = text.encode()
+                parsed = formats.Parsed("text", [Document(text=text)], None)
+                digest = hashlib.sha256(body).hexdigest()
+                doc_id = uuid.uuid4().hex[:16]
+                nodes += self._split(parsed, doc_id, name, digest, len(body), owner)
+            self._embed_and_store(owner, nodes, progress or (lambda f, w: None))
+        return len(nodes)
+
     def _split(self, parsed: formats.Parsed, doc_id, name, digest, size, owner) -> list[BaseNode]:
         base = {
             "file_id": doc_id,

@@ -10,6 +10,7 @@ import gradio as gr
 from webapp.ui.adapters_tab import build_adapters_tab
 from webapp.ui.api import build_api
 from webapp.ui.chat_tab import build_chat_tab
+from webapp.ui.evaluate_tab import build_evaluate_tab
 from webapp.ui.knowledge_tab import build_knowledge_tab
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -50,9 +51,14 @@ def build_app(services) -> gr.Blocks:
                 adapters_refresh, adapters_inputs, adapters_targets = build_adapters_tab(
                     services, chat_model
                 )
+            with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
+                eval_refresh, eval_inputs, eval_targets = build_evaluate_tab(services, chat_model)
+        # Adapters and runs made elsewhere appear when the tab is opened.
+        evaluate_tab.select(eval_refresh, eval_inputs, eval_targets, api_visibility="private")
         build_api(services)
         demo.load(refresh, None, targets, api_visibility="private")
         demo.load(adapters_refresh, adapters_inputs, adapters_targets, api_visibility="private")
+        demo.load(eval_refresh, eval_inputs, eval_targets, api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=64)
     return demo
 

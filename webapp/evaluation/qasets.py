@@ -1,0 +1,253 @@
+"""Question sets: the user's questions with gold answers, loaded, validated, split and saved.
+
+A row (JSONL, JSON array or CSV): `question`, `answer`, and optionally `source` (the file the
+answer is in), `page`, `paraphrase` (the same question reworded), `answerable` (false for a
+question the documents do not answer: the right reply is to say so) and `split` (train/test).
+
+Saved sets live in storage/qasets/<owner key>/<name>.jsonl, written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from webapp.adapters.config import NAME_PATTERN
+from webapp.adapters.datasets import (
+    MAX_REPORTED,
+    Example,
+    TrainingSet,
+    csv_rows,
+    jsonl_rows,
+    to_messages,
+)
+from webapp.errors import DatasetError, IngestError, InvalidOption
+from webapp.knowledge.formats import read_text
+from webapp.owners import owner_key
+
+MAX_ITEMS = 5_000
+MAX_BYTES = 10 * 1024 * 1024
+SPLITS = ("train", "test")
+COLUMNS = ["question", "answer", "source", "page", "paraphrase", "answerable", "split"]
+
+
+@dataclass
+class QAItem:
+    question: str
+    answer: str = ""
+    source: str | None = None
+    page: int | None = None
+    paraphrase: str | None = None
+    answerable: bool = True
+    split: str | None = None  # "train" | "test" | None (not split)
+
+    def as_row(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "") or k == "answer"}
+
+    @classmethod
+    def from_row(cls, row: dict) -> QAItem:
+        """Raises ValueError with a short reason for a malformed row."""
+        question = _clean(row.get("question"))
+        if not question:
+            raise ValueError("'question' is missing or empty")
+        answerable = _flag(row.get("answerable", True))
+        answer = _clean(row.get("answer"))
+        if answerable and not answer:
+            raise ValueError(
+                "'answer' is missing or empty (mark unanswerable rows answerable=false)"
+            )
+        split = _clean(row.get("split")).lower() or None
+        if split not in (None, *SPLITS):
+            raise ValueError("'split' must be train or test")
+        return cls(
+            question=question,
+            answer=answer,
+            source=_clean(row.get("source")) or None,
+            page=_page(row.get("page")),
+            paraphrase=_clean(row.get("paraphrase")) or None,
+            answerable=answerable,
+            split=split,
+        )
+
+
+def _clean(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return ""
+    return " ".join(str(value).split())
+
+
+def _flag(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _clean(value).lower()
+    if text in ("", "true", "yes", "1", "y"):
+        return True
+    if text in ("false", "no", "0", "n"):
+        return False
+    raise ValueError("'answerable' must be true or false")
+
+
+def _page(value) -> int | None:
+    text = _clean(value)
+    if not text:
+        return None
+    try:
+        page = int(float(text))
+    except ValueError as exc:
+        raise ValueError("'page' must be a page number") from exc
+    if page < 1:
+        raise ValueError("'page' must be 1 or more")
+    return page
+
+
+@dataclass
+class QASet:
+    name: str
+    items: list[QAItem]
+
+    def only(self, split: str | None) -> list[QAItem]:
+        """The items of one split ("train"/"test"), or all of them for None/"all"."""
+        if split in (None, "", "all"):
+            return list(self.items)
+        chosen = [i for i in self.items if i.split == split]
+        if not chosen:
+            raise DatasetError(
+                f"The question set has no {split} split; split it by document first."
+            )
+        return chosen
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "questions": len(self.items),
+            "train": sum(i.split == "train" for i in self.items),
+            "test": sum(i.split == "test" for i in self.items),
+            "documents": len({i.source for i in self.items if i.source}),
+        }
+
+
+def from_rows(rows: list[tuple[int, object]], name: str) -> QASet:
+    items, problems = [], []
+    for line, row in rows:
+        if isinstance(row, str):
+            problems.append(f"line {line}: {row}")
+            continue
+        try:
+            items.append(QAItem.from_row(row))
+        except ValueError as exc:
+            problems.append(f"line {line}: {exc}")
+    if problems:
+        shown = "; ".join(problems[:MAX_REPORTED])
+        more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
+        raise DatasetError(f"{len(problems)} malformed row(s): {shown}{more}.")
+    if not items:
+        raise DatasetError("The question set has no rows.")
+    if len(items) > MAX_ITEMS:
+        raise DatasetError(f"The set has {len(items)} questions; the limit is {MAX_ITEMS}.")
+    return QASet(name, items)
+
+
+def load_file(path: Path, name: str | None = None) -> QASet:
+    name = name or path.name
+    if not path.is_file():
+        raise DatasetError(f"There is no file {name}.")
+    size = path.stat().st_size
+    if size == 0:
+        raise DatasetError("The question file is empty.")
+    if size > MAX_BYTES:
+        raise DatasetError(f"The question file is {size / 1e6:.1f} MB; the limit is 10 MB.")
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".jsonl", ".json", ".csv"):
+        raise DatasetError("A question set must be a .jsonl, .json or .csv file.")
+    try:
+        text = read_text(path)
+    except IngestError as exc:
+        raise DatasetError(f"The question file is not readable text: {exc}") from exc
+    rows = csv_rows(text) if suffix == ".csv" else jsonl_rows(text)
+    return from_rows(rows, Path(name).stem)
+
+
+def split_by_document(items: list[QAItem], test_share: float = 0.5, seed: int = 0) -> list[QAItem]:
+    """Assign whole documents to train or test, so no test document is seen in training.
+
+    Questions without a source are grouped by their own text. At least one group goes to
+    each side when there are two or more.
+    """
+    if not 0 < test_share < 1:
+        raise InvalidOption("The test share must be between 0 and 1.")
+    groups = sorted({_group(i) for i in items})
+    random.Random(seed).shuffle(groups)
+    n_test = min(max(round(len(groups) * test_share), 1), max(len(groups) - 1, 1))
+    test = set(groups[:n_test])
+    return [
+        QAItem(**{**asdict(i), "split": "test" if _group(i) in test else "train"}) for i in items
+    ]
+
+
+def _group(item: QAItem) -> str:
+    return f"source:{item.source}" if item.source else f"question:{item.question}"
+
+
+def training_set(items: list[QAItem], name: str) -> TrainingSet:
+    """Question → answer chat rows for an adapter (answerable questions only)."""
+    rows = [i for i in items if i.answerable and i.answer]
+    if not rows:
+        raise DatasetError("There are no answerable questions to train on.")
+    examples = [
+        Example(messages=to_messages({"question": i.question, "answer": i.answer})) for i in rows
+    ]
+    body = "\n".join(json.dumps(i.as_row(), sort_keys=True) for i in rows).encode()
+    return TrainingSet(name, examples, hashlib.sha256(body).hexdigest(), len(body), "supervised")
+
+
+class QASetStore:
+    """Saved question sets of each owner."""
+
+    def __init__(self, storage_dir: Path):
+        self.root = Path(storage_dir) / "qasets"
+
+    def _folder(self, owner: str) -> Path:
+        return self.root / owner_key(owner)
+
+    def _path(self, owner: str, name: str) -> Path:
+        if not NAME_PATTERN.match(name or ""):
+            raise InvalidOption(
+                "A question set name uses letters, digits, - and _ (at most 48), "
+                "starting with a letter or digit."
+            )
+        return self._folder(owner) / f"{name}.jsonl"
+
+    def list(self, owner: str) -> list[str]:
+        folder = self._folder(owner)
+        return sorted(p.stem for p in folder.glob("*.jsonl")) if folder.is_dir() else []
+
+    def save(self, owner: str, qaset: QASet) -> Path:
+        path = self._path(owner, qaset.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        body = "".join(json.dumps(i.as_row(), ensure_ascii=False) + "\n" for i in qaset.items)
+        tmp.write_text(body, encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    def load(self, owner: str, name: str) -> QASet:
+        path = self._path(owner, name)
+        if not path.is_file():
+            raise DatasetError(f"There is no saved question set named '{name}'.")
+        return load_file(path, path.name)
+
+    def delete(self, owner: str, name: str) -> None:
+        path = self._path(owner, name)
+        if not path.is_file():
+            raise DatasetError(f"There is no saved question set named '{name}'.")
+        path.unlink()
+
+
+def safe_set_name(text: str) -> str:
+    """A valid set name made from a file name or free text."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_")[:48]
+    return name or "questions"

@@ -1,0 +1,409 @@
+"""Evaluation runs: each question asked of each configuration (base, base + RAG, an adapter,
+an adapter + RAG) through the same chat service users talk to, then scored.
+
+Per configuration: exact match, token F1 and "contains the gold answer" on answerable
+questions; hit@k and MRR of the gold source among the passages the model was shown; citation
+correctness (a source the answer cites contains the gold answer); abstention on questions
+marked unanswerable; the same answer scores on paraphrased questions; mean latency and
+tokens per second. Runs are saved as JSON under storage/evals/<owner key>/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from webapp.chat import citations, prompts
+from webapp.chat.service import ChatOptions
+from webapp.errors import DatasetError, InvalidOption, TrainingCancelled
+from webapp.evaluation import metrics
+from webapp.evaluation.qasets import QAItem
+from webapp.owners import owner_key
+
+RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
+ABSTAIN = re.compile(
+    r"(could ?n[o']t|cannot|can't|unable to) (find|answer|tell)|"
+    r"(do|does|did) ?n[o']t (contain|mention|say|provide|include|state)|"
+    r"\bno (information|mention|answer)\b|not (mentioned|stated|provided|given)|"
+    r"i (do not|don't) know|knowledge base is empty",
+    re.I,
+)
+METRICS = [  # key, label: what the table, chart and comparison show
+    ("exact_match", "Exact match"),
+    ("f1", "Token F1"),
+    ("contains", "Contains answer"),
+    ("hit_at_k", "Source hit@k"),
+    ("mrr", "Source MRR"),
+    ("citation_correct", "Citation correct"),
+    ("abstention", "Abstains when unanswerable"),
+    ("paraphrase_contains", "Contains (paraphrased)"),
+]
+EVAL_MAX_NEW_TOKENS = 48
+Progress = Callable[[float, str], None]
+
+
+class EvalCancelled(TrainingCancelled):
+    """The user cancelled the evaluation."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    adapter: str | None
+    rag: bool
+
+    @property
+    def name(self) -> str:
+        """The machine name, as --configs takes it: base, rag, adapter:NAME, adapter:NAME+rag."""
+        if self.adapter:
+            return f"adapter:{self.adapter}" + ("+rag" if self.rag else "")
+        return "rag" if self.rag else "base"
+
+    @property
+    def label(self) -> str:
+        model = self.adapter or "base"
+        return f"{model} + RAG" if self.rag else model
+
+    @classmethod
+    def parse(cls, spec: str) -> EvalConfig:
+        text = spec.strip()
+        low = text.lower()
+        if low in ("base", "plain"):
+            return cls(None, False)
+        if low in ("rag", "base+rag"):
+            return cls(None, True)
+        if low.startswith("adapter:"):
+            name, _, tail = text[len("adapter:") :].partition("+")
+            if name and tail.lower() in ("", "rag"):
+                return cls(name, tail.lower() == "rag")
+        raise InvalidOption(
+            f"Unknown configuration '{spec}': use base, rag, adapter:NAME or adapter:NAME+rag."
+        )
+
+    @classmethod
+    def parse_list(cls, text: str) -> list[EvalConfig]:
+        configs = [cls.parse(s) for s in text.split(",") if s.strip()]
+        if not configs:
+            raise InvalidOption("Choose at least one configuration.")
+        return list(dict.fromkeys(configs))
+
+
+def is_abstention(answer: str) -> bool:
+    return answer.strip().startswith(prompts.NOT_FOUND[:30]) or bool(ABSTAIN.search(answer))
+
+
+def score(item: QAItem, question: str, answer, seconds: float, tokens: int, k: int) -> dict:
+    """One record: the answer, what it was shown, and its scores."""
+    text = answer.answer
+    record = {
+        "question": question,
+        "gold": item.answer,
+        "answerable": item.answerable,
+        "answer": text,
+        "sources": [
+            {"file": s.file, "page": s.page, "score": s.score, "text": s.text[:600]}
+            for s in answer.sources
+        ],
+        "latency_s": round(seconds, 3),
+        "tokens": tokens,
+        "abstained": is_abstention(text),
+        "exact_match": None,
+        "f1": None,
+        "contains": None,
+        "hit": None,
+        "rr": None,
+        "citation_correct": None,
+    }
+    if item.answerable:
+        record["exact_match"] = metrics.exact_match(text, item.answer)
+        record["f1"] = round(metrics.f1(text, item.answer), 4)
+        record["contains"] = metrics.contains(text, item.answer)
+        cited = citations.cited_numbers(text, len(answer.sources))
+        if cited:
+            texts = [answer.sources[n - 1].text for n in cited]
+            record["citation_correct"] = max(metrics.contains(t, item.answer) for t in texts)
+    if item.source and answer.rag:
+        matches = [_same_source(s, item) for s in answer.sources]
+        ranked = ["gold" if m else f"other{i}" for i, m in enumerate(matches)]
+        record["hit"] = metrics.hit_at_k(ranked, {"gold"}, k)
+        record["rr"] = metrics.reciprocal_rank(ranked, {"gold"}, k)
+    return record
+
+
+def _same_source(source, item: QAItem) -> bool:
+    if Path(source.file).name.lower() != Path(item.source or "").name.lower():
+        return False
+    return item.page is None or source.page is None or source.page == item.page
+
+
+def summarize(config: EvalConfig, records: list[dict]) -> dict:
+    main = [r for r in records if r["variant"] == "question"]
+    answerable = [r for r in main if r["answerable"]]
+    unanswerable = [r for r in main if not r["answerable"]]
+    para = [r for r in records if r["variant"] == "paraphrase" and r["answerable"]]
+    seconds = sum(r["latency_s"] for r in records)
+    tokens = sum(r["tokens"] for r in records)
+
+    def avg(rows, key):
+        value = metrics.mean([r[key] for r in rows])
+        return None if value is None else round(value, 4)
+
+    return {
+        "name": config.name,
+        "label": config.label,
+        "adapter": config.adapter,
+        "rag": config.rag,
+        "n": len(answerable),
+        "exact_match": avg(answerable, "exact_match") or 0.0,
+        "f1": avg(answerable, "f1") or 0.0,
+        "contains": avg(answerable, "contains") or 0.0,
+        "hit_at_k": avg(answerable, "hit") if config.rag else None,
+        "mrr": avg(answerable, "rr") if config.rag else None,
+        "citation_correct": avg(answerable, "citation_correct") if config.rag else None,
+        "abstention": avg(unanswerable, "abstained"),
+        "unanswerable": len(unanswerable),
+        "paraphrase_n": len(para),
+        "paraphrase_f1": avg(para, "f1"),
+        "paraphrase_contains": avg(para, "contains"),
+        "latency_s": round(seconds / len(records), 3) if records else 0.0,
+        "tokens_per_s": round(tokens / seconds, 1) if seconds else None,
+    }
+
+
+def run(
+    chat,
+    owner: str,
+    items: list[QAItem],
+    configs: list[EvalConfig],
+    *,
+    top_k: int = 4,
+    qaset: str = "",
+    split: str = "all",
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> dict:
+    """Ask every question (and paraphrase) of every configuration; returns the run."""
+    if not items:
+        raise DatasetError("The question set is empty.")
+    if not configs:
+        raise InvalidOption("Choose at least one configuration.")
+    for config in configs:  # fail before the first question, not after an hour
+        if config.adapter:
+            chat.adapters.get(owner, config.adapter)
+    asked = [(i, item, "question", item.question) for i, item in enumerate(items)]
+    asked += [
+        (i, item, "paraphrase", item.paraphrase) for i, item in enumerate(items) if item.paraphrase
+    ]
+    total, done = len(asked) * len(configs), 0
+    records: list[dict] = []
+    started = time.perf_counter()
+    for config in configs:
+        options = ChatOptions(
+            use_rag=config.rag,
+            top_k=top_k,
+            temperature=0.0,
+            max_new_tokens=EVAL_MAX_NEW_TOKENS,
+            adapter=config.adapter,
+            short=True,
+        )
+        for index, item, variant, question in asked:
+            if cancel is not None and cancel.is_set():
+                raise EvalCancelled("The evaluation was cancelled; nothing was saved.")
+            if progress:
+                progress(
+                    done / total, f"{config.label}: question {done % len(asked) + 1}/{len(asked)}"
+                )
+            t0 = time.perf_counter()
+            answer = chat.ask(owner, question, [], options)
+            seconds = time.perf_counter() - t0
+            tokens = chat.generator.count_tokens(answer.answer) if answer.answer else 0
+            record = score(item, question, answer, seconds, tokens, top_k)
+            records.append({"config": config.name, "index": index, "variant": variant, **record})
+            done += 1
+    if progress:
+        progress(1.0, "done")
+    now = datetime.now(UTC)
+    return {
+        "run_id": f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
+        "created": now.isoformat(timespec="seconds"),
+        "qaset": qaset,
+        "split": split,
+        "questions": len(items),
+        "top_k": top_k,
+        "model": getattr(chat.generator, "name", ""),
+        "seconds": round(time.perf_counter() - started, 1),
+        "configs": [summarize(c, [r for r in records if r["config"] == c.name]) for c in configs],
+        "records": records,
+    }
+
+
+def public_summary(run: dict) -> dict:
+    """The `webapp eval --json` contract."""
+    keys = [
+        "name",
+        "label",
+        "adapter",
+        "rag",
+        "n",
+        "exact_match",
+        "f1",
+        "contains",
+        "hit_at_k",
+        "mrr",
+        "citation_correct",
+        "abstention",
+        "paraphrase_contains",
+        "latency_s",
+        "tokens_per_s",
+    ]
+    return {
+        "run_id": run["run_id"],
+        "qaset": run.get("qaset", ""),
+        "split": run.get("split", "all"),
+        "configs": [{k: c.get(k) for k in keys} for c in run["configs"]],
+    }
+
+
+# -- the per-question view and exports ------------------------------------------------------
+def question_keys(run: dict) -> list[tuple[int, str]]:
+    """(question index, variant) in display order: each question, then its paraphrase."""
+    keys = {(r["index"], r["variant"]) for r in run["records"]}
+    return sorted(keys, key=lambda k: (k[0], k[1] != "question"))
+
+
+def drilldown(run: dict) -> list[dict]:
+    """One row per question: the question, gold answer and, per configuration, ✓ when the
+    answer contains the gold answer (or, for an unanswerable question, declines)."""
+    labels = {c["name"]: c["label"] for c in run["configs"]}
+    rows: dict[tuple[int, str], dict] = {}
+    for r in run["records"]:
+        key = (r["index"], r["variant"])
+        number = f"{r['index'] + 1}" + (" (reworded)" if r["variant"] == "paraphrase" else "")
+        row = rows.setdefault(
+            key,
+            {"#": number, "question": r["question"], "gold": r["gold"] or "(unanswerable)"},
+        )
+        right = r["contains"] if r["answerable"] else r["abstained"]
+        row[labels[r["config"]]] = "✓" if right else "✗"
+    return [rows[k] for k in question_keys(run)]
+
+
+def to_csv(run: dict) -> str:
+    fields = [
+        "config",
+        "index",
+        "variant",
+        "question",
+        "gold",
+        "answer",
+        "exact_match",
+        "f1",
+        "contains",
+        "hit",
+        "rr",
+        "citation_correct",
+        "abstained",
+        "latency_s",
+        "tokens",
+        "sources",
+    ]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for r in run["records"]:
+        where = "; ".join(
+            f"{s['file']}" + (f" p.{s['page']}" if s.get("page") else "") for s in r["sources"]
+        )
+        writer.writerow({**r, "sources": where})
+    return out.getvalue()
+
+
+def compare(a: dict, b: dict) -> list[dict]:
+    """Metric by metric, for configurations present in both runs: a, b and b - a."""
+    rows = []
+    b_configs = {c["name"]: c for c in b["configs"]}
+    for ca in a["configs"]:
+        cb = b_configs.get(ca["name"])
+        if cb is None:
+            continue
+        for key, label in [*METRICS, ("latency_s", "Latency (s)")]:
+            va, vb = ca.get(key), cb.get(key)
+            if va is None and vb is None:
+                continue
+            delta = round(vb - va, 4) if va is not None and vb is not None else None
+            rows.append({"config": ca["label"], "metric": label, "a": va, "b": vb, "change": delta})
+    if not rows:
+        raise DatasetError("The two runs share no configuration to compare.")
+    return rows
+
+
+# -- saved runs ------------------------------------------------------------------------------
+class EvalStore:
+    def __init__(self, storage_dir: Path):
+        self.root = Path(storage_dir) / "evals"
+
+    def _folder(self, owner: str) -> Path:
+        return self.root / owner_key(owner)
+
+    def _path(self, owner: str, run_id: str) -> Path:
+        if not RUN_ID.match(run_id or ""):
+            raise DatasetError("That evaluation run does not exist.")
+        return self._folder(owner) / f"{run_id}.json"
+
+    def save(self, owner: str, run: dict) -> Path:
+        path = self._path(owner, run["run_id"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    def load(self, owner: str, run_id: str) -> dict:
+        path = self._path(owner, run_id)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DatasetError("That evaluation run does not exist.") from exc
+
+    def list(self, owner: str) -> list[dict]:
+        """Newest first: run id, date, question set, configurations."""
+        folder = self._folder(owner)
+        runs = []
+        for path in sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []:
+            try:
+                run = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # a damaged file never hides the other runs
+            runs.append(
+                {
+                    "run_id": run["run_id"],
+                    "created": run.get("created", ""),
+                    "qaset": run.get("qaset", ""),
+                    "split": run.get("split", "all"),
+                    "questions": run.get("questions", 0),
+                    "configs": [c["label"] for c in run.get("configs", [])],
+                }
+            )
+        return runs
+
+    def delete(self, owner: str, run_id: str) -> None:
+        path = self._path(owner, run_id)
+        if not path.is_file():
+            raise DatasetError("That evaluation run does not exist.")
+        path.unlink()
+
+
+def describe(run: dict) -> str:
+    """A one-line name for a saved run, as the run pickers show it."""
+    when = run.get("created", "")[:16].replace("T", " ")
+    what = run.get("qaset") or "questions"
+    split = f" ({run['split']} split)" if run.get("split") not in (None, "all") else ""
+    return f"{when} · {what}{split} · {', '.join(run.get('configs', []))}"
