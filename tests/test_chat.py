@@ -33,7 +33,8 @@ def test_answer_contains_the_fact_and_cites_its_file(indexed):
     assert "[1]" in answer.answer
     assert answer.sources[0].file == "tower.md" and answer.sources[0].score > 0.5
     data = answer.as_dict()
-    assert set(data) == {"answer", "sources", "rag", "adapter"}
+    assert set(data) == {"answer", "sources", "rag", "adapter", "grounded"}
+    assert data["grounded"] is True
     assert set(data["sources"][0]) == {"file", "page", "score", "text"}
 
 

@@ -46,6 +46,7 @@ def test_ingest_ask_list_delete(tmp_path):
     answer = json.loads(asked.stdout)
     assert "walrus" in answer["answer"].lower()
     assert answer["rag"] is True and answer["adapter"] is None
+    assert answer["grounded"] in (True, False)
     assert answer["sources"][0]["file"] == "harbour.txt"
     assert set(answer["sources"][0]) == {"file", "page", "score", "text"}
 

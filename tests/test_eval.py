@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import ROOT, SHARED_DATA
 from tests.files import run_webapp, write_jsonl
 from webapp.adapters.config import TrainConfig
+from webapp.chat.grounding import UNGROUNDED
+from webapp.chat.service import ChatOptions
 from webapp.errors import WebappError
 from webapp.evaluation import builder, qasets, runner, squad
 from webapp.evaluation.runner import EvalCancelled, EvalConfig
@@ -234,3 +236,24 @@ def test_on_real_xquad_paragraphs_rag_finds_and_answers_more(make_services, tmp_
     base, rag = config(run, "base"), config(run, "rag")
     assert rag["hit_at_k"] >= 0.8
     assert rag["contains"] > base["contains"]
+
+
+def test_answers_are_checked_against_the_passages_they_cite(demo):
+    supported = demo.chat.ask(OWNER, "How tall is Skarvik Light?")
+    assert "42" in supported.answer and supported.grounded is True
+    invented = demo.chat.ask(OWNER, "What is the Wi-Fi password at Skarvik Light?")
+    assert invented.sources and invented.grounded is False  # the demo never names one
+    assert invented.as_dict()["grounded"] is False
+    alone = demo.chat.ask(OWNER, "How tall is Skarvik Light?", options=ChatOptions(use_rag=False))
+    assert alone.grounded is None  # nothing to check against
+
+
+def test_require_grounding_prefers_not_found_over_a_guess(demo):
+    demo.settings.require_grounding = True
+    try:
+        invented = demo.chat.ask(OWNER, "What is the Wi-Fi password at Skarvik Light?")
+        supported = demo.chat.ask(OWNER, "How tall is Skarvik Light?")
+    finally:
+        demo.settings.require_grounding = False
+    assert invented.answer == UNGROUNDED and invented.sources  # the passages stay visible
+    assert "42" in supported.answer

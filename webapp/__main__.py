@@ -209,6 +209,8 @@ def cmd_ask(services, args) -> int:
     print("" if live and shown else answer.answer)
     for n, src in enumerate(answer.sources, start=1):
         print(f"  [{n}] {src.where} (score {src.score:.2f})")
+    if answer.grounded is False:
+        print("  (not supported by the cited passages: check the sources)")
     return 0
 
 

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     condense_with_llm: bool = Field(
         False, description="Rewrite follow-up questions with the generator (for stronger models)."
     )
+    require_grounding: bool = Field(
+        False,
+        description="Reply 'I could not find this in your documents' instead of an answer the "
+        "cited passages do not support.",
+    )
     local_user: str = Field("local", description="Owner of all data in local mode.")
 
     @property

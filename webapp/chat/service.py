@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from webapp.chat import citations, prompts
+from webapp.chat import citations, grounding, prompts
 from webapp.errors import InvalidOption
 from webapp.models.generator import GenerationOptions
 from webapp.retrieval.retriever import Source
@@ -48,6 +48,7 @@ class Answer:
     adapter: str | None = None
     search_query: str = ""
     done: bool = False
+    grounded: bool | None = None  # None: no sources to check against (model alone, not found)
 
     def as_dict(self) -> dict:
         return {
@@ -58,6 +59,7 @@ class Answer:
             ],
             "rag": self.rag,
             "adapter": self.adapter,
+            "grounded": self.grounded,
         }
 
 
@@ -140,6 +142,11 @@ class ChatService:
         if answer.sources:
             texts = [s.text for s in answer.sources]
             answer.answer = citations.add_missing_citations(answer.answer, texts)
+            if not grounding.is_abstention(answer.answer):
+                check = grounding.check(answer.answer, question, texts)
+                answer.grounded = check.grounded
+                if not check.grounded and self.settings.require_grounding:
+                    answer.answer = grounding.UNGROUNDED
         answer.done = True
         yield answer
 

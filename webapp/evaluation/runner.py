@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from webapp.chat import citations, prompts
+from webapp.chat import citations, grounding, prompts
 from webapp.chat.service import ChatOptions
 from webapp.errors import DatasetError, InvalidOption, TrainingCancelled
 from webapp.evaluation import metrics
@@ -30,13 +30,6 @@ from webapp.evaluation.qasets import QAItem
 from webapp.owners import owner_key
 
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
-ABSTAIN = re.compile(
-    r"(could ?n[o']t|cannot|can't|unable to) (find|answer|tell)|"
-    r"(do|does|did) ?n[o']t (contain|mention|say|provide|include|state)|"
-    r"\bno (information|mention|answer)\b|not (mentioned|stated|provided|given)|"
-    r"i (do not|don't) know|knowledge base is empty",
-    re.I,
-)
 METRICS = [  # key, label: what the table, chart and comparison show
     ("exact_match", "Exact match"),
     ("f1", "Token F1"),
@@ -44,6 +37,7 @@ METRICS = [  # key, label: what the table, chart and comparison show
     ("hit_at_k", "Source hit@k"),
     ("mrr", "Source MRR"),
     ("citation_correct", "Citation correct"),
+    ("grounded", "Grounded in sources"),
     ("abstention", "Abstains when unanswerable"),
     ("paraphrase_contains", "Contains (paraphrased)"),
 ]
@@ -97,7 +91,7 @@ class EvalConfig:
 
 
 def is_abstention(answer: str) -> bool:
-    return answer.strip().startswith(prompts.NOT_FOUND[:30]) or bool(ABSTAIN.search(answer))
+    return answer.strip().startswith(prompts.NOT_FOUND[:30]) or grounding.is_abstention(answer)
 
 
 def score(item: QAItem, question: str, answer, seconds: float, tokens: int, k: int) -> dict:
@@ -115,6 +109,7 @@ def score(item: QAItem, question: str, answer, seconds: float, tokens: int, k: i
         "latency_s": round(seconds, 3),
         "tokens": tokens,
         "abstained": is_abstention(text),
+        "grounded": answer.grounded,
         "exact_match": None,
         "f1": None,
         "contains": None,
@@ -168,6 +163,7 @@ def summarize(config: EvalConfig, records: list[dict]) -> dict:
         "hit_at_k": avg(answerable, "hit") if config.rag else None,
         "mrr": avg(answerable, "rr") if config.rag else None,
         "citation_correct": avg(answerable, "citation_correct") if config.rag else None,
+        "grounded": avg([r for r in main if r["grounded"] is not None], "grounded"),
         "abstention": avg(unanswerable, "abstained"),
         "unanswerable": len(unanswerable),
         "paraphrase_n": len(para),
@@ -259,6 +255,7 @@ def public_summary(run: dict) -> dict:
         "hit_at_k",
         "mrr",
         "citation_correct",
+        "grounded",
         "abstention",
         "paraphrase_contains",
         "latency_s",

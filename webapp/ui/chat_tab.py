@@ -50,6 +50,11 @@ def answer_messages(answer: Answer) -> list[dict]:
     if answer.adapter:  # a small line under the answer: which adapter wrote it
         name = html.escape(answer.adapter)
         text += f"\n\n<small>Answered by adapter <code>{name}</code></small>"
+    if answer.grounded is False:
+        text += (
+            "\n\n<small>⚠ Not found in the cited passages: check the sources before "
+            "relying on this answer.</small>"
+        )
     messages = [{"role": "assistant", "content": text}]
     if answer.sources:
         files = ", ".join(dict.fromkeys(s.file for s in answer.sources))
