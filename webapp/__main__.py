@@ -7,6 +7,7 @@
     webapp ask "QUESTION" [--no-rag] [--adapter NAME] [--json]
     webapp train --data FILE --name NAME [--method lora|prompt|prefix] [--epochs N] [--lr X] [--rank R]
     webapp train --from-docs --name NAME
+    webapp train --reader --name NAME     a reader adapter for your documents (use it with RAG)
     webapp eval --data FILE [--configs base,rag,adapter:NAME,adapter:NAME+rag] [--split S] [--json]
     webapp eval-retrieval DIR [--top-k K] [--mode dense] [--limit N] [--json]
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
@@ -59,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="JSONL or CSV training rows")
     source.add_argument("--from-docs", action="store_true", help="train on your documents' text")
+    source.add_argument(
+        "--reader",
+        action="store_true",
+        help="train a reader: find and cite answers in retrieved passages of your documents",
+    )
     train.add_argument("--name", required=True)
     train.add_argument("--method", choices=["lora", "prompt", "prefix"], default="lora")
     train.add_argument("--epochs", type=int)
@@ -243,11 +249,17 @@ def cmd_train(services, args) -> int:
     if args.data is not None and not args.data.is_file():
         print(f"error: there is no file {args.data}", file=sys.stderr)
         return 2
-    data = (
-        datasets.from_documents(services.knowledge, owner)
-        if args.from_docs
-        else datasets.load_file(args.data)
-    )
+    if args.reader:
+        from webapp.adapters import reader
+        from webapp.evaluation import builder
+
+        questions = builder.from_documents(services.knowledge, owner)
+        data = reader.build(services, owner, questions)
+        config = config.model_copy(update={"max_length": reader.MAX_LENGTH})
+    elif args.from_docs:
+        data = datasets.from_documents(services.knowledge, owner)
+    else:
+        data = datasets.load_file(args.data)
     print(
         f"training {config.method} adapter '{config.name}' on {len(data.examples)} rows of {data.name}",
         flush=True,

@@ -156,9 +156,11 @@ def from_documents(
     owner: str,
     per_document: int = 10,
     progress: Callable[[float, str], None] | None = None,
+    files: set[str] | None = None,
 ) -> list[QAItem]:
-    """Up to `per_document` questions from each document, spread over its length."""
-    docs = knowledge.list_documents(owner)
+    """Up to `per_document` questions from each document (or each of `files`), spread over
+    its length."""
+    docs = [d for d in knowledge.list_documents(owner) if files is None or d.file in files]
     if not docs:
         raise DatasetError("Your knowledge base is empty: upload documents first.")
     items: list[QAItem] = []

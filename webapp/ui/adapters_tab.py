@@ -21,9 +21,10 @@ import gradio as gr
 import pandas as pd
 import pydantic
 
-from webapp.adapters import datasets
+from webapp.adapters import datasets, reader
 from webapp.adapters.config import DEFAULT_LR, TrainConfig
 from webapp.errors import WebappError
+from webapp.evaluation import builder
 from webapp.ui.chat_tab import always_after, model_selector_update
 from webapp.ui.identity import owner_of
 from webapp.ui.render import short_date
@@ -31,7 +32,7 @@ from webapp.ui.render import short_date
 POLL_S = 0.5
 EXPORT_PREFIX = "docchat-export-"
 EXPORT_MAX_AGE_S = 3600
-FROM_FILE, FROM_DOCS = "A file", "My documents"
+FROM_FILE, FROM_DOCS, FROM_READER = "A file", "My documents", "Reader for my documents"
 METHODS = [("LoRA", "lora"), ("Prompt tuning", "prompt"), ("Prefix tuning", "prefix")]
 METHOD_NAMES = {value: label for label, value in METHODS}
 TARGETS = [("Attention layers", "attention"), ("All linear layers", "all-linear")]
@@ -62,7 +63,9 @@ LABELS = {
 DATA_HINT = (
     "A **.jsonl** or **.csv** file, one example per row, with `question`/`answer`, "
     "`instruction`/`input`/`output` or `messages` (a chat ending with the assistant's "
-    "answer). *My documents* trains on the text of your knowledge base."
+    "answer). *My documents* trains on the text of your knowledge base. *Reader for my "
+    "documents* teaches the model to find and cite answers in the passages the chat "
+    "retrieves, with questions made from your documents: use it with *Use my documents* on."
 )
 IDLE = (
     "<div class='train-status idle'><p>Training progress and the loss curve appear here.</p></div>"
@@ -115,6 +118,9 @@ def training_data(services, owner: str, source: str, path: str | None):
     try:
         if source == FROM_DOCS:
             return datasets.from_documents(services.knowledge, owner)
+        if source == FROM_READER:
+            questions = builder.from_documents(services.knowledge, owner)
+            return reader.build(services, owner, questions, name="reader questions")
         if not path:
             raise gr.Error("Add a training file (.jsonl or .csv), or choose My documents.")
         return datasets.load_file(Path(path), Path(path).name)
@@ -222,7 +228,10 @@ def training_form() -> SimpleNamespace:
         elem_id="adapter-name",
     )
     f.source = gr.Radio(
-        [FROM_FILE, FROM_DOCS], value=FROM_FILE, label="Training data", elem_id="data-source"
+        [FROM_FILE, FROM_DOCS, FROM_READER],
+        value=FROM_FILE,
+        label="Training data",
+        elem_id="data-source",
     )
     f.file = gr.File(
         label="Training file",
@@ -394,6 +403,8 @@ def build_adapters_tab(services, chat_model: gr.Dropdown) -> tuple:
         owner = owner_of(request, settings)
         config = train_config({field: values[c] for field, c in form.fields.items()})
         data = training_data(services, owner, values[form.source], values[form.file])
+        if data.kind == "reader":  # passages plus question: longer rows than plain Q/A
+            config = config.model_copy(update={"max_length": reader.MAX_LENGTH})
         job = submit(owner, config, data)
         legend = ["train", "validation"] if config.validation_fraction else ["train"]
         yield {
