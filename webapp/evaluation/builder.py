@@ -37,7 +37,12 @@ QUANTITY = re.compile(
 )
 _WORD = r"(?:(?:[A-Z]['’])?[A-Z][a-z]+(?:-[A-Z][a-z]+)*|[A-Z]{2,})"
 NAME = re.compile(rf"\b{_WORD}(?:\s+(?:(?:of|de|van|and|&)\s+)?{_WORD})*(?!['’]s)\b")
-SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(])")
+# A sentence ends at . ! ? before a capital, but not after an initial ("William E. Simon")
+# or a common abbreviation.
+SENTENCE = re.compile(
+    r"(?<=[.!?])(?<!\b[A-Z]\.)(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|vs)\.)(?<!\bMrs\.)(?<!\bNo\.)"
+    r"\s+(?=[A-Z\"“(])"
+)
 PRONOUN_START = re.compile(
     r"^(it|its|they|their|them|he|she|his|her|this|these|that|those|there|such|both|"
     r"here|which|we|our|you|i)\b",

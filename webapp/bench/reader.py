@@ -1,0 +1,67 @@
+"""RAG or fine-tuning, or both? The held-out reader benchmark on XQuAD (../shared/data).
+
+The 240 XQuAD paragraphs become documents in a throwaway knowledge base and are split in
+two halves by document (seeded). A reader adapter is trained on questions the question-set
+builder generates from the first half only; all four configurations — base, base + RAG,
+reader, reader + RAG — then answer human-written XQuAD questions about the other half,
+through the same chat service users talk to.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from webapp.bench.training import XQUAD
+
+OWNER = "bench"
+
+
+def run(services, questions: int = 100, per_document: int = 2, epochs: int = 1, seed: int = 0):
+    """Returns {"configs": [...summaries], "train_s", "tokens_per_s", "rows", ...}."""
+    from webapp.adapters import reader
+    from webapp.adapters.training import train
+    from webapp.config import Settings
+    from webapp.evaluation import builder, runner, squad
+    from webapp.services import Services
+
+    paragraphs = squad.load(XQUAD)
+    files = sorted(p.file for p in paragraphs)
+    random.Random(seed).shuffle(files)
+    train_files, test_files = set(files[: len(files) // 2]), set(files[len(files) // 2 :])
+    with tempfile.TemporaryDirectory(prefix="webapp-reader-bench-") as tmp:
+        settings = Settings(**{**services.settings.model_dump(), "storage_dir": Path(tmp)})
+        bench = Services(settings, models_from=services)
+        folder = Path(tmp) / "docs"
+        for path in squad.write_documents(paragraphs, folder):
+            bench.knowledge.ingest(OWNER, path, path.name)
+        asked = builder.from_documents(
+            bench.knowledge, OWNER, per_document=per_document, files=train_files
+        )
+        data = reader.build(bench, OWNER, asked, name="xquad generated questions")
+        config = reader.reader_config("reader", epochs=epochs)
+        started = time.perf_counter()
+        metadata = train(
+            config,
+            data,
+            bench.base_model_path(),
+            settings.llm_model,
+            bench.adapters.folder(OWNER, "reader"),
+            report=lambda status: None,
+        )
+        train_s = time.perf_counter() - started
+        held_out = [p for p in paragraphs if p.file in test_files]
+        items = squad.sample_questions(held_out, questions, seed=seed + 1)
+        configs = runner.EvalConfig.parse_list("base,rag,adapter:reader,adapter:reader+rag")
+        run = runner.run(bench.chat, OWNER, items, configs, top_k=settings.top_k)
+    return {
+        "configs": run["configs"],
+        "rows": len(data.examples),
+        "generated_questions": len(asked),
+        "train_s": round(train_s, 1),
+        "tokens_per_s": metadata["tokens_per_s"],
+        "questions": len(items),
+        "epochs": epochs,
+    }
