@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed against same-run baselines")
     bench.add_argument("--quick", action="store_true", help="a short smoke run")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument(
+        "--reader",
+        action="store_true",
+        help="also train and measure a reader adapter on held-out XQuAD (about 15 min)",
+    )
 
     ev = sub.add_parser("eval", help="compare base, RAG and adapters on your questions")
     ev.add_argument("--data", type=Path, required=True, help="question set (.jsonl or .csv)")
@@ -318,7 +323,7 @@ def cmd_adapters(services, args) -> int:
 def cmd_bench(services, args) -> int:
     from webapp.bench import runner
 
-    result = runner.run(services, quick=args.quick)
+    result = runner.run(services, quick=args.quick, extra=("reader",) if args.reader else ())
     if args.json:
         figures = [f.as_dict() for f in result["figures"]]
         print(json.dumps({"machine": result["machine"], "figures": figures}))

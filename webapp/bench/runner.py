@@ -73,11 +73,35 @@ def lora_training(services, quick: bool) -> Figure:
     )
 
 
+def reader_figures(services, quick: bool) -> list[Figure]:
+    """Reader + RAG against base + RAG on held-out XQuAD questions (webapp.bench.reader)."""
+    from webapp.bench import reader
+
+    result = reader.run(services, questions=20 if quick else 100)
+    by_name = {c["name"]: c for c in result["configs"]}
+    ours, base = by_name["adapter:reader+rag"], by_name["rag"]
+    note = (
+        f"{result['questions']} held-out XQuAD questions; reader trained {result['train_s']} s "
+        f"({result['tokens_per_s']} tokens/s) on {result['rows']} generated rows; baseline: "
+        "base + RAG. "
+        + "; ".join(
+            f"{c['label']}: contains {c['contains']}, F1 {c['f1']}" for c in result["configs"]
+        )
+    )
+    return [
+        Figure("reader_rag_contains", "share", ours["contains"], base["contains"], note),
+        Figure("reader_rag_f1", "token F1", ours["f1"], base["f1"], note),
+    ]
+
+
 BENCHMARKS = [lora_training]
+OPTIONAL = {"reader": reader_figures}  # slow: run with --reader
 
 
-def run(services, quick: bool = False) -> dict:
+def run(services, quick: bool = False, extra: tuple[str, ...] = ()) -> dict:
     figures = [bench(services, quick) for bench in BENCHMARKS]
+    for name in extra:
+        figures += OPTIONAL[name](services, quick)
     return {"machine": machine(), "figures": figures}
 
 
