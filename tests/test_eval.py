@@ -214,7 +214,7 @@ def test_eval_retrieval_scores_a_beir_folder(tmp_path):
     result = json.loads(done.stdout)
     for key in ("ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10", "latency_ms_p50"):
         assert isinstance(result[key], float), key
-    assert result["queries"] == 3 and result["mode"] == "dense"
+    assert result["queries"] == 3 and result["mode"] == "hybrid"  # the default
     assert result["recall@1"] == 1.0 and result["ndcg@10"] == pytest.approx(1.0)
     # The throwaway knowledge base leaves nothing in the user's storage.
     assert not (tmp_path / "s" / "chroma").exists()

@@ -9,7 +9,7 @@
     webapp train --from-docs --name NAME
     webapp train --reader --name NAME     a reader adapter for your documents (use it with RAG)
     webapp eval --data FILE [--configs base,rag,adapter:NAME,adapter:NAME+rag] [--split S] [--json]
-    webapp eval-retrieval DIR [--top-k K] [--mode dense] [--limit N] [--json]
+    webapp eval-retrieval DIR [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N] [--json]
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
     webapp qa build --out FILE [--per-doc N] [--test-share X]
     webapp bench [--quick] [--json]
@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     evr = sub.add_parser("eval-retrieval", help="score retrieval on a BEIR-format folder")
     evr.add_argument("dir", type=Path)
     evr.add_argument("--top-k", type=int, default=10)
-    evr.add_argument("--mode", default="dense")
+    evr.add_argument(
+        "--mode", default="hybrid", help="dense, bm25, hybrid, or all (one index, each mode)"
+    )
     evr.add_argument("--limit", type=int, help="only the first N judged queries")
     evr.add_argument("--json", action="store_true")
 
@@ -377,15 +379,20 @@ def cmd_eval_retrieval(services, args) -> int:
         if not args.json:
             print(f"\r  {fraction:4.0%}  {what:<60}", end="", file=sys.stderr, flush=True)
 
-    result = retrieval.evaluate(
-        services, args.dir, top_k=args.top_k, mode=args.mode, limit=args.limit, progress=progress
+    modes = list(retrieval.MODES) if args.mode == "all" else [args.mode]
+    results = retrieval.evaluate_modes(
+        services, args.dir, top_k=args.top_k, modes=modes, limit=args.limit, progress=progress
     )
-    if args.json:
-        print(json.dumps(result))
+    if args.json:  # one object for one mode, a list for --mode all
+        print(json.dumps(results if args.mode == "all" else results[0]))
         return 0
     print(file=sys.stderr)
-    for key, value in result.items():
-        print(f"{key:>16}  {value}")
+    keys = ["ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10", "latency_ms_p50"]
+    print(f"{'mode':<8}" + "".join(f"{k:>16}" for k in keys))
+    for r in results:
+        print(f"{r['mode']:<8}" + "".join(f"{r[k]:>16}" for k in keys))
+    first = results[0]
+    print(f"{first['queries']} queries, {first['documents']} documents, {first['chunks']} chunks")
     return 0
 
 

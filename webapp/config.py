@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,16 @@ class Settings(BaseSettings):
         200, ge=32, description="Chunk size in embedder tokens (all-MiniLM-L6-v2 reads 256)."
     )
     chunk_overlap: int = Field(30, ge=0, description="Tokens shared by neighbouring chunks.")
+    retrieval: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="Search: BM25 keywords fused with dense vectors, or one alone."
+    )
+    keyword_match: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A keyword hit counts as relevant when it holds this share of the "
+        "question's words, whatever its dense score.",
+    )
     top_k: int = Field(4, ge=1, le=20, description="Sources retrieved per question.")
     min_score: float = Field(
         0.25, description="Cosine similarity below which a passage counts as not relevant."

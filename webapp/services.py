@@ -84,12 +84,32 @@ class Services:
 
         return self._once("_knowledge", build)
 
-    def retriever(self, owner: str, top_k: int):
+    def retriever(self, owner: str, top_k: int, mode: str | None = None):
+        """The owner's retriever: WEBAPP_RETRIEVAL (hybrid by default), or `mode`."""
         from webapp.knowledge.base import owner_key
+        from webapp.retrieval.hybrid import CANDIDATES, HybridRetriever
         from webapp.retrieval.retriever import KnowledgeRetriever
 
+        mode = mode or self.settings.retrieval
         store = self.knowledge.vector_store(owner)
-        return KnowledgeRetriever(store, self.embedder, owner_key(owner), top_k)
+        depth = top_k if mode == "dense" else max(top_k, CANDIDATES)
+        dense = KnowledgeRetriever(store, self.embedder, owner_key(owner), depth)
+        if mode == "dense":
+            return dense
+        collection = self.knowledge.collection(owner)
+        return HybridRetriever(
+            dense, self.keyword_index(owner), self.embedder, collection, top_k, mode
+        )
+
+    def keyword_index(self, owner: str):
+        """The owner's BM25 index (kept in step with Chroma; see retrieval.hybrid)."""
+        from webapp.retrieval.hybrid import KeywordIndex
+
+        indexes = self._once("_keyword_indexes", dict)
+        with self._build_lock:
+            if owner not in indexes:
+                indexes[owner] = KeywordIndex(self.knowledge.collection(owner))
+            return indexes[owner]
 
     @property
     def chat(self):
@@ -181,3 +201,5 @@ def quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
     logging.getLogger("chromadb").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # "k larger than the number of chunks": expected for small knowledge bases.
+    logging.getLogger("llama_index.retrievers.bm25").setLevel(logging.ERROR)

@@ -157,9 +157,17 @@ class ChatService:
         results = [to_source(r) for r in retriever.retrieve(query)]
         if not results:
             return []
-        # Weak passages far below the best one confuse a small reader more than they help.
-        floor = max(self.settings.min_score, results[0].score - self.settings.score_margin)
-        return [s for s in results if s.score >= floor]
+        # Weak passages far below the best one confuse a small reader more than they help;
+        # a passage holding most of the question's words is kept whatever its dense score.
+        best = max(s.score for s in results)
+        floor = max(self.settings.min_score, best - self.settings.score_margin)
+
+        def relevant(s: Source) -> bool:
+            match = (s.retrieval or {}).get("match", 0.0)
+            keyword_hit = (s.retrieval or {}).get("keyword_rank") is not None
+            return s.score >= floor or (keyword_hit and match >= self.settings.keyword_match)
+
+        return [s for s in results if relevant(s)]
 
     def condense(self, history: list[dict], question: str) -> tuple[str, str | None]:
         """The search query for a question, and the earlier question it follows up, if any.

@@ -28,6 +28,7 @@ class Source:
     section: str | None = None
     start: int | None = None
     end: int | None = None
+    retrieval: dict | None = None  # why it was picked: dense, keyword, match, fused rank
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,4 +67,5 @@ def to_source(result: NodeWithScore) -> Source:
         section=meta.get("section"),
         start=node.start_char_idx,
         end=node.end_char_idx,
+        retrieval=meta.get("retrieval"),
     )

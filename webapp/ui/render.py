@@ -31,8 +31,20 @@ def sources_markdown(sources: list[Source]) -> str:
         passage = escape_markdown(" ".join(s.text.split()))
         if len(passage) > 900:
             passage = passage[:900] + " …"
-        parts.append(f"**[{n}] {where}** · score {s.score:.2f}\n\n> {passage}")
+        parts.append(f"**[{n}] {where}** · {why_picked(s)}\n\n> {passage}")
     return "\n\n".join(parts)
+
+
+def why_picked(source: Source) -> str:
+    """Why a passage was chosen, in plain words: its meaning score and its keyword match."""
+    r = source.retrieval
+    if not r:
+        return f"score {source.score:.2f}"
+    parts = [f"meaning {r['dense']:.2f}"]
+    if r.get("keyword_rank"):
+        parts.append(f"keywords {r['match']:.0%} of the question's words (#{r['keyword_rank']})")
+    parts.append(f"rank {r['rank']}")
+    return " · ".join(parts)
 
 
 def human_bytes(n: int) -> str:

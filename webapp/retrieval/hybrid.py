@@ -1,0 +1,153 @@
+"""Hybrid search: BM25 keywords alongside the dense vectors, fused by reciprocal rank.
+
+Dense search alone misses passages that share the question's exact words but not its
+overall meaning (a 150-word chunk about many things scores low against "Who is the chair of
+the board?"); keyword search alone misses paraphrases. Both rank the owner's chunks, and
+reciprocal rank fusion (score = Σ 1 / (60 + rank)) merges the two lists.
+
+The keyword index is derived from Chroma, the single source of truth: per owner, it is built
+from the chunks stored there and rebuilt whenever the set of stored documents changes (an
+upload, a replacement, a delete — on this replica or any other sharing the Chroma server).
+Building it takes well under a second for thousands of chunks.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+RRF_K = 60
+CANDIDATES = 20  # from each list before fusion
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@dataclass
+class KeywordHit:
+    node: object
+    score: float
+    rank: int
+
+
+class KeywordIndex:
+    """The BM25 index of one owner's collection, rebuilt when its documents change."""
+
+    def __init__(self, collection):
+        self.collection = collection
+        self._lock = threading.Lock()
+        self._version = None
+        self._retriever = None
+        self._stemmer = None
+
+    def _current_version(self):
+        got = self.collection.get(where={"chunk_index": 0}, include=["metadatas"])
+        return (self.collection.count(), tuple(sorted(m["file_id"] for m in got["metadatas"])))
+
+    def _build(self):
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        got = self.collection.get(include=["documents", "metadatas"])
+        nodes = [
+            metadata_dict_to_node(meta, text=text)
+            for text, meta in zip(got["documents"], got["metadatas"], strict=True)
+        ]
+        if not nodes:
+            return None
+        return BM25Retriever.from_defaults(
+            nodes=nodes, similarity_top_k=min(CANDIDATES, len(nodes))
+        )
+
+    def retriever(self):
+        with self._lock:
+            version = self._current_version()
+            if version != self._version:
+                self._retriever, self._version = self._build(), version
+            return self._retriever
+
+    def search(self, query: str, k: int = CANDIDATES) -> list[KeywordHit]:
+        retriever = self.retriever()
+        if retriever is None:
+            return []
+        retriever.similarity_top_k = min(k, int(retriever.bm25.scores.get("num_docs", k)))
+        found = retriever.retrieve(query)
+        return [
+            KeywordHit(r.node, float(r.score or 0.0), rank)
+            for rank, r in enumerate(found, start=1)
+            if (r.score or 0.0) > 0
+        ]
+
+
+def keyword_match(query: str, text: str, stem=None) -> float:
+    """Share of the query's distinct content words that occur in the text (stemmed)."""
+    from webapp.chat.citations import STOPWORDS
+
+    def words(s: str) -> set[str]:
+        found = {w.lower() for w in _TOKEN.findall(s)} - STOPWORDS
+        return {stem(w) for w in found} if stem else found
+
+    asked = words(query)
+    return len(asked & words(text)) / len(asked) if asked else 0.0
+
+
+def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
+    return dict(sorted(fused.items(), key=lambda kv: -kv[1]))
+
+
+class HybridRetriever(BaseRetriever):
+    """`mode`: "hybrid" (fused), "dense" or "bm25". Returns at most top_k passages; each
+    result's node metadata gets a `retrieval` entry: dense score, keyword score and match,
+    fused rank — why it was picked."""
+
+    def __init__(self, dense, keywords: KeywordIndex, embed_model, collection, top_k, mode):
+        super().__init__()
+        self.dense, self.keywords, self.embed_model = dense, keywords, embed_model
+        self.collection, self.top_k, self.mode = collection, top_k, mode
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query = query_bundle.query_str
+        dense = self.dense.retrieve(query_bundle) if self.mode != "bm25" else []
+        keyword = self.keywords.search(query) if self.mode != "dense" else []
+        by_id = {r.node.node_id: r.node for r in dense}
+        by_id.update({h.node.node_id: h.node for h in keyword if h.node.node_id not in by_id})
+        fused = rrf([[r.node.node_id for r in dense], [h.node.node_id for h in keyword]])
+        chosen = list(fused)[: self.top_k]
+        cosine = {r.node.node_id: float(r.score or 0.0) for r in dense}
+        missing = [i for i in chosen if i not in cosine]
+        if missing:  # keyword-only hits: their cosine score, for thresholds and display
+            cosine.update(self._cosines(query, missing))
+        kw = {h.node.node_id: h for h in keyword}
+        stemmer = getattr(self.keywords.retriever(), "stemmer", None)
+        stem = stemmer.stemWord if stemmer is not None else None
+        results = []
+        for rank, node_id in enumerate(chosen, start=1):
+            node = by_id[node_id]
+            hit = kw.get(node_id)
+            node.metadata["retrieval"] = {
+                "dense": round(cosine.get(node_id, 0.0), 4),
+                "keyword": round(hit.score, 3) if hit else 0.0,
+                "keyword_rank": hit.rank if hit else None,
+                "match": round(keyword_match(query, node.get_content(), stem), 3),
+                "rank": rank,
+                "mode": self.mode,
+            }
+            results.append(NodeWithScore(node=node, score=cosine.get(node_id, 0.0)))
+        return results
+
+    def _cosines(self, query: str, ids: list[str]) -> dict[str, float]:
+        import numpy as np
+
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        q = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
+        out = {}
+        for node_id, vector in zip(got["ids"], got["embeddings"], strict=True):
+            v = np.asarray(vector, dtype=np.float32)
+            out[node_id] = float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v) + 1e-12))
+        return out
