@@ -7,11 +7,21 @@ set by document and save it; reload the saved run after a page reload.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests import test_browser
-from tests.test_browser import UI_TIMEOUT, assert_offline, expect, open_tab, screenshot, upload
-from tests.test_browser_adapters import dismiss_toasts
+from tests.test_browser import (
+    ANSWER_TIMEOUT,
+    UI_TIMEOUT,
+    assert_offline,
+    expect,
+    open_tab,
+    screenshot,
+    upload,
+)
+from tests.test_browser_adapters import ask_alone, dismiss_toasts
 from tests.test_eval import DEMO, DEMO_DOCS
 
 chromium = test_browser.chromium
@@ -40,6 +50,12 @@ def test_evaluate_rag_against_the_model_alone(app_page):
     status = page.locator("#eval-status")
     expect(page.locator("#cancel-eval")).to_be_visible()
     expect(status.locator("progress")).to_be_visible()
+    expect(status).to_contain_text("question")
+    # The chat keeps answering while the evaluation runs.
+    answer = ask_alone(page, "Say hello in one short sentence.")
+    expect(answer).to_have_text(re.compile(r"\w"), timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#stop")).to_be_hidden(timeout=ANSWER_TIMEOUT)
+    open_tab(page, "Evaluate")
     expect(status).to_contain_text("Done: 13 questions", timeout=EVAL_TIMEOUT)
     expect(page.locator("#run-eval")).to_be_visible()
     expect(page.locator("#cancel-eval")).to_be_hidden()
