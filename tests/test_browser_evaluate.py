@@ -90,4 +90,16 @@ def test_evaluate_rag_against_the_model_alone(app_page):
     page.locator("#saved-runs input").click()
     page.get_by_role("option").first.click()
     expect(page.locator("#eval-results")).to_contain_text("base + RAG", timeout=UI_TIMEOUT)
+
+    # Cancel stops a run between two questions and saves nothing.
+    page.locator("#saved-sets input").click()
+    page.get_by_role("option", name="harbor").click()
+    expect(page.locator("#qa-summary")).to_contain_text("13 question(s)")
+    page.locator("#run-eval").click()
+    expect(status).to_contain_text("question", timeout=UI_TIMEOUT)
+    page.locator("#cancel-eval").click()
+    expect(status).to_contain_text("cancelled", timeout=UI_TIMEOUT)
+    expect(page.locator("#run-eval")).to_be_visible()
+    page.locator("#saved-runs input").click()
+    expect(page.get_by_role("option")).to_have_count(1)
     assert_offline(page)

@@ -257,3 +257,14 @@ def test_require_grounding_prefers_not_found_over_a_guess(demo):
         demo.settings.require_grounding = False
     assert invented.answer == UNGROUNDED and invented.sources  # the passages stay visible
     assert "42" in supported.answer
+
+
+def test_model_written_questions_keep_only_answers_found_in_the_passage(demo):
+    demo.settings.question_generator = "model"
+    try:
+        items = builder.build(demo, OWNER, per_document=2)
+    finally:
+        demo.settings.question_generator = "extractive"
+    texts = {p.name: " ".join(p.read_text().split()).lower() for p in DEMO_DOCS}
+    for item in items:
+        assert item.source in texts and item.answer.lower() in texts[item.source]

@@ -433,7 +433,7 @@ def cmd_qa(services, args) -> int:
     from webapp.evaluation import builder, qasets
 
     owner = services.settings.local_user
-    items = builder.from_documents(services.knowledge, owner, per_document=args.per_doc)
+    items = builder.build(services, owner, per_document=args.per_doc)
     items = qasets.split_by_document(items, args.test_share)
     args.out.write_text(
         "".join(json.dumps(i.as_row(), ensure_ascii=False) + "\n" for i in items),

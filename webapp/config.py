@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         description="Reply 'I could not find this in your documents' instead of an answer the "
         "cited passages do not support.",
     )
+    question_generator: Literal["extractive", "model"] = Field(
+        "extractive",
+        description="How 'Build from my documents' makes questions: extractive spans, or "
+        "written by the configured generator (for stronger models).",
+    )
     local_user: str = Field("local", description="Owner of all data in local mode.")
 
     @property

@@ -108,7 +108,10 @@ class Services:
         indexes = self._once("_keyword_indexes", dict)
         with self._build_lock:
             if owner not in indexes:
-                indexes[owner] = KeywordIndex(self.knowledge.collection(owner))
+                knowledge = self.knowledge
+                indexes[owner] = KeywordIndex(
+                    knowledge.collection(owner), lambda: knowledge.revision(owner)
+                )
             return indexes[owner]
 
     @property

@@ -19,7 +19,7 @@ from webapp.bench.training import XQUAD
 OWNER = "bench"
 
 
-def run(services, questions: int = 100, per_document: int = 2, epochs: int = 1, seed: int = 0):
+def run(services, questions: int = 100, per_document: int = 4, epochs: int = 2, seed: int = 0):
     """Returns {"configs": [...summaries], "train_s", "tokens_per_s", "rows", ...}."""
     from webapp.adapters import reader
     from webapp.adapters.training import train

@@ -202,6 +202,15 @@ def _spread(found: list, limit: int) -> list:
     return [found[int(i * step)] for i in range(limit)]
 
 
+def build(services, owner: str, per_document: int = 10, progress=None) -> list[QAItem]:
+    """Questions from the owner's documents, made as WEBAPP_QUESTION_GENERATOR says."""
+    if services.settings.question_generator == "model":
+        return from_documents_with_model(
+            services.knowledge, owner, services.generator, per_document, progress
+        )
+    return from_documents(services.knowledge, owner, per_document, progress)
+
+
 MODEL_PROMPT = (
     "Write one question that this passage answers, and its answer copied from the passage "
     "(a few words). Reply exactly as:\nQ: <question>\nA: <answer>\n\nPassage: {passage}"

@@ -125,6 +125,7 @@ class KnowledgeBase:
             tokenizer=token_counter,
         )
         self._locks: dict[str, threading.Lock] = {}
+        self._revisions: dict[str, int] = {}  # per owner: bumped by every change here
         self._locks_guard = threading.Lock()
 
     # -- stores -------------------------------------------------------------------------
@@ -139,6 +140,13 @@ class KnowledgeBase:
     def _lock(self, owner: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(owner, threading.Lock())
+
+    def revision(self, owner: str) -> int:
+        """Changes to the owner's documents made by this process (derived indexes use it)."""
+        return self._revisions.get(owner, 0)
+
+    def _changed(self, owner: str) -> None:
+        self._revisions[owner] = self._revisions.get(owner, 0) + 1
 
     def _owner_dir(self, owner: str) -> Path:
         return self.uploads_dir / owner_key(owner)
@@ -185,6 +193,7 @@ class KnowledgeBase:
             return info
 
     def _remove(self, owner: str, info: DocumentInfo) -> None:
+        self._changed(owner)
         self.collection(owner).delete(where={"file_id": info.id})
         (self._owner_dir(owner) / f"{info.id}{Path(info.file).suffix.lower()}").unlink(
             missing_ok=True
@@ -236,6 +245,7 @@ class KnowledgeBase:
         stored = self._owner_dir(owner) / f"{doc_id}{Path(name).suffix.lower()}"
         try:
             _atomic_copy(path, stored)
+            self._changed(owner)
             self._embed_and_store(owner, nodes, progress)
         except BaseException:
             self.collection(owner).delete(where={"file_id": doc_id})
@@ -261,6 +271,7 @@ class KnowledgeBase:
                 digest = hashlib.sha256(body).hexdigest()
                 doc_id = uuid.uuid4().hex[:16]
                 nodes += self._split(parsed, doc_id, name, digest, len(body), owner)
+            self._changed(owner)
             self._embed_and_store(owner, nodes, progress or (lambda f, w: None))
         return len(nodes)
 

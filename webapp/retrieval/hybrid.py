@@ -6,15 +6,18 @@ the board?"); keyword search alone misses paraphrases. Both rank the owner's chu
 reciprocal rank fusion (score = Σ 1 / (60 + rank)) merges the two lists.
 
 The keyword index is derived from Chroma, the single source of truth: per owner, it is built
-from the chunks stored there and rebuilt whenever the set of stored documents changes (an
-upload, a replacement, a delete — on this replica or any other sharing the Chroma server).
-Building it takes well under a second for thousands of chunks.
+from the chunks stored there and rebuilt whenever the stored documents change. Each query
+checks the chunk count and this process's revision of the owner's documents (bumped by every
+upload, replacement and delete here); the full list of documents — which also catches a
+change made by another replica sharing the Chroma server — is compared at most every
+FULL_CHECK_S seconds. Building takes well under a second for thousands of chunks.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -22,6 +25,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 RRF_K = 60
+FULL_CHECK_S = 30.0
 CANDIDATES = 20  # from each list before fusion
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
@@ -36,16 +40,18 @@ class KeywordHit:
 class KeywordIndex:
     """The BM25 index of one owner's collection, rebuilt when its documents change."""
 
-    def __init__(self, collection):
+    def __init__(self, collection, revision=lambda: 0):
         self.collection = collection
+        self._revision = revision  # this process's change counter for the owner
         self._lock = threading.Lock()
         self._version = None
+        self._documents = None
+        self._checked = 0.0
         self._retriever = None
-        self._stemmer = None
 
-    def _current_version(self):
+    def _document_ids(self) -> tuple:
         got = self.collection.get(where={"chunk_index": 0}, include=["metadatas"])
-        return (self.collection.count(), tuple(sorted(m["file_id"] for m in got["metadatas"])))
+        return tuple(sorted(m["file_id"] for m in got["metadatas"]))
 
     def _build(self):
         from llama_index.retrievers.bm25 import BM25Retriever
@@ -63,8 +69,13 @@ class KeywordIndex:
 
     def retriever(self):
         with self._lock:
-            version = self._current_version()
-            if version != self._version:
+            version = (self.collection.count(), self._revision())
+            stale = version != self._version
+            if not stale and time.monotonic() - self._checked > FULL_CHECK_S:
+                stale = self._document_ids() != self._documents
+                self._checked = time.monotonic()
+            if stale:
+                self._documents, self._checked = self._document_ids(), time.monotonic()
                 self._retriever, self._version = self._build(), version
             return self._retriever
 

@@ -357,8 +357,8 @@ def build_evaluate_tab(services, chat_model: gr.Dropdown):
     def built(request: gr.Request, progress=gr.Progress()):
         who = owner(request)
         try:
-            items = builder.from_documents(
-                services.knowledge, who, progress=lambda f, w: progress(f, desc=f"Reading {w}")
+            items = builder.build(
+                services, who, progress=lambda f, w: progress(f, desc=f"Reading {w}")
             )
         except WebappError as exc:
             raise gr.Error(str(exc)) from exc
