@@ -59,7 +59,7 @@ def test_rag_beats_the_model_alone_when_the_documents_hold_the_answers(base_and_
     assert rag["f1"] > base["f1"]
     assert rag["exact_match"] >= base["exact_match"]
     # The gold source is among the passages shown for most questions, and cited ones hold it.
-    assert rag["hit_at_k"] >= 0.5 and rag["mrr"] > 0.4
+    assert rag["hit_at_k"] >= 0.9 and rag["mrr"] > 0.8
     assert rag["citation_correct"] is not None
     assert base["hit_at_k"] is None and base["citation_correct"] is None
     # The set marks one question unanswerable and rewords four: both are measured.
