@@ -64,8 +64,9 @@ DATA_HINT = (
     "A **.jsonl** or **.csv** file, one example per row, with `question`/`answer`, "
     "`instruction`/`input`/`output` or `messages` (a chat ending with the assistant's "
     "answer). *My documents* trains on the text of your knowledge base. *Reader for my "
-    "documents* teaches the model to find and cite answers in the passages the chat "
-    "retrieves, with questions made from your documents: use it with *Use my documents* on."
+    "documents* (experimental) teaches the model to find and cite answers in the passages "
+    "the chat retrieves, with questions made from your documents; measure it against the "
+    "base model in the Evaluate tab before relying on it."
 )
 IDLE = (
     "<div class='train-status idle'><p>Training progress and the loss curve appear here.</p></div>"
