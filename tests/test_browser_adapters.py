@@ -89,7 +89,8 @@ def test_train_an_adapter_then_chat_with_it(app_page, tmp_path):
     expect(status).to_contain_text(STEP, timeout=TRAIN_TIMEOUT)
     expect(status.locator("progress")).to_be_visible()
     expect(page.locator("#loss-plot")).to_be_visible()
-    expect(page.locator("#loss-plot .mark-line path").first).to_be_attached()
+    # A line needs two points: wait for the second loss value, however fast training runs.
+    expect(page.locator("#loss-plot .mark-line path").first).to_be_attached(timeout=TRAIN_TIMEOUT)
 
     expect(status).to_contain_text("Done: adapter “zorb-facts” is ready", timeout=TRAIN_TIMEOUT)
     expect(page.locator("#train")).to_be_visible()
