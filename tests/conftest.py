@@ -17,6 +17,9 @@ from webapp.config import Settings, apply_process_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+DEMO = ROOT / "assets" / "demo"
+DEMO_DOCS = sorted(DEMO.glob("*.md"))
+OWNER = "local"
 
 
 @pytest.fixture(scope="session")
@@ -125,3 +128,15 @@ def running_app(tmp_path_factory, model_cache):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def demo(shared_services, model_cache, tmp_path_factory):
+    """Services on their own storage with the demo documents indexed."""
+    from webapp.services import Services
+
+    settings = Settings(storage_dir=tmp_path_factory.mktemp("eval"), models_dir=model_cache)
+    services = Services(settings, models_from=shared_services)
+    for path in DEMO_DOCS:
+        assert services.knowledge.ingest(OWNER, path, path.name).ok
+    return services

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from tests import test_browser
+from tests.conftest import DEMO, DEMO_DOCS
 from tests.test_browser import (
     ANSWER_TIMEOUT,
     UI_TIMEOUT,
@@ -22,7 +23,6 @@ from tests.test_browser import (
     upload,
 )
 from tests.test_browser_adapters import ask_alone, dismiss_toasts
-from tests.test_eval import DEMO, DEMO_DOCS
 
 chromium = test_browser.chromium
 app_page = test_browser.app_page

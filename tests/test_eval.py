@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import DEMO, DEMO_DOCS, OWNER, SHARED_DATA
 from tests.files import run_webapp, write_jsonl
 from webapp.adapters.config import TrainConfig
 from webapp.chat.grounding import UNGROUNDED
@@ -19,23 +19,6 @@ from webapp.evaluation import builder, qasets, runner, squad
 from webapp.evaluation.runner import EvalCancelled, EvalConfig
 
 pytestmark = pytest.mark.slow
-
-DEMO = ROOT / "assets" / "demo"
-DEMO_DOCS = sorted(DEMO.glob("*.md"))
-OWNER = "local"
-
-
-@pytest.fixture(scope="module")
-def demo(shared_services, model_cache, tmp_path_factory):
-    """Services on their own storage with the demo documents indexed."""
-    from webapp.config import Settings
-    from webapp.services import Services
-
-    settings = Settings(storage_dir=tmp_path_factory.mktemp("eval"), models_dir=model_cache)
-    services = Services(settings, models_from=shared_services)
-    for path in DEMO_DOCS:
-        assert services.knowledge.ingest(OWNER, path, path.name).ok
-    return services
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from tests.conftest import DEMO_DOCS
 from tests.files import run_webapp
-from tests.test_eval import DEMO_DOCS, write_beir
+from tests.test_eval import write_beir
 from webapp.retrieval.hybrid import keyword_match, rrf
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.test_eval import DEMO_DOCS, OWNER
+from tests.conftest import DEMO_DOCS, OWNER
 from webapp.adapters import reader
 from webapp.chat import prompts
 from webapp.errors import DatasetError
@@ -16,21 +16,9 @@ from webapp.evaluation import builder, qasets
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def indexed(shared_services, model_cache, tmp_path_factory):
-    from webapp.config import Settings
-    from webapp.services import Services
-
-    settings = Settings(storage_dir=tmp_path_factory.mktemp("reader"), models_dir=model_cache)
-    services = Services(settings, models_from=shared_services)
-    for path in DEMO_DOCS:
-        assert services.knowledge.ingest(OWNER, path, path.name).ok
-    return services
-
-
-def test_rows_hold_the_answering_passage_and_cite_it(indexed):
-    items = builder.from_documents(indexed.knowledge, OWNER)
-    data = reader.build(indexed, OWNER, items)
+def test_rows_hold_the_answering_passage_and_cite_it(demo):
+    items = builder.from_documents(demo.knowledge, OWNER)
+    data = reader.build(demo, OWNER, items)
     assert data.kind == "reader" and len(data.examples) >= len(items) // 2
     for example in data.examples:
         system, user, assistant = example.messages
@@ -45,20 +33,20 @@ def test_rows_hold_the_answering_passage_and_cite_it(indexed):
     assert len(positions) > 1  # the answering passage is not always first
 
 
-def test_rows_fit_the_training_length(indexed):
-    items = builder.from_documents(indexed.knowledge, OWNER)
-    data = reader.build(indexed, OWNER, items)
-    tokenizer = indexed.generator.tokenizer
+def test_rows_fit_the_training_length(demo):
+    items = builder.from_documents(demo.knowledge, OWNER)
+    data = reader.build(demo, OWNER, items)
+    tokenizer = demo.generator.tokenizer
     for example in data.examples:
         ids = tokenizer.apply_chat_template(example.messages, tokenize=True, return_dict=True)
         assert len(ids["input_ids"]) <= reader.MAX_LENGTH  # the answer is never cut off
 
 
-def test_training_rows_come_only_from_the_training_split(indexed):
-    items = qasets.split_by_document(builder.from_documents(indexed.knowledge, OWNER))
+def test_training_rows_come_only_from_the_training_split(demo):
+    items = qasets.split_by_document(builder.from_documents(demo.knowledge, OWNER))
     train = [i for i in items if i.split == "train"]
     test_questions = {i.question for i in items if i.split == "test"}
-    data = reader.build(indexed, OWNER, train)
+    data = reader.build(demo, OWNER, train)
     asked = {
         re.search(r"Question: (.*)\n", e.messages[1]["content"]).group(1) for e in data.examples
     }
@@ -66,7 +54,7 @@ def test_training_rows_come_only_from_the_training_split(indexed):
     assert {i.source for i in train}.isdisjoint({i.source for i in items if i.split == "test"})
 
 
-def test_questions_whose_answer_is_nowhere_give_a_clear_error(indexed):
+def test_questions_whose_answer_is_nowhere_give_a_clear_error(demo):
     made_up = [qasets.QAItem("Who?", "Nobody at all", source=DEMO_DOCS[0].name)]
     with pytest.raises(DatasetError, match="not found"):
-        reader.build(indexed, OWNER, made_up)
+        reader.build(demo, OWNER, made_up)
