@@ -67,25 +67,32 @@ def load_file(path: Path, name: str | None = None) -> TrainingSet:
     except IngestError as exc:  # binary or undecodable: still a training-data problem
         raise DatasetError(f"The training file is not readable text: {exc}") from exc
     rows = csv_rows(text) if suffix == ".csv" else jsonl_rows(text)
-    examples, problems = [], []
+    examples = convert_rows(rows, lambda row: Example(messages=to_messages(row)))
+    if len(examples) > MAX_ROWS:
+        raise DatasetError(f"The set has {len(examples)} rows; the limit is {MAX_ROWS}.")
+    if not examples:
+        raise DatasetError("The training file has no rows.")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return TrainingSet(name, examples, digest, size, "supervised")
+
+
+def convert_rows(rows: list[tuple[int, object]], convert) -> list:
+    """`convert` each (line, row); malformed rows (a string, or a ValueError from `convert`)
+    are reported together with their line numbers."""
+    converted, problems = [], []
     for line, row in rows:
         if isinstance(row, str):
             problems.append(f"line {line}: {row}")
             continue
         try:
-            examples.append(Example(messages=to_messages(row)))
+            converted.append(convert(row))
         except ValueError as exc:
             problems.append(f"line {line}: {exc}")
-    if len(examples) > MAX_ROWS:
-        raise DatasetError(f"The set has {len(examples)} rows; the limit is {MAX_ROWS}.")
     if problems:
         shown = "; ".join(problems[:MAX_REPORTED])
         more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
         raise DatasetError(f"{len(problems)} malformed row(s): {shown}{more}.")
-    if not examples:
-        raise DatasetError("The training file has no rows.")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return TrainingSet(name, examples, digest, size, "supervised")
+    return converted
 
 
 def jsonl_rows(text: str):

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from webapp.adapters.config import NAME_PATTERN
 from webapp.adapters.datasets import (
-    MAX_REPORTED,
     Example,
     TrainingSet,
+    convert_rows,
     csv_rows,
     jsonl_rows,
     to_messages,
@@ -131,19 +131,7 @@ class QASet:
 
 
 def from_rows(rows: list[tuple[int, object]], name: str) -> QASet:
-    items, problems = [], []
-    for line, row in rows:
-        if isinstance(row, str):
-            problems.append(f"line {line}: {row}")
-            continue
-        try:
-            items.append(QAItem.from_row(row))
-        except ValueError as exc:
-            problems.append(f"line {line}: {exc}")
-    if problems:
-        shown = "; ".join(problems[:MAX_REPORTED])
-        more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
-        raise DatasetError(f"{len(problems)} malformed row(s): {shown}{more}.")
+    items = convert_rows(rows, QAItem.from_row)
     if not items:
         raise DatasetError("The question set has no rows.")
     if len(items) > MAX_ITEMS:

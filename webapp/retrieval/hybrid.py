@@ -124,6 +124,8 @@ class HybridRetriever(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query = query_bundle.query_str
+        if query_bundle.embedding is None:  # embedded once: the dense search reuses it
+            query_bundle.embedding = self.embed_model.get_query_embedding(query)
         dense = self.dense.retrieve(query_bundle) if self.mode != "bm25" else []
         keyword = self.keywords.search(query) if self.mode != "dense" else []
         by_id = {r.node.node_id: r.node for r in dense}
@@ -133,7 +135,7 @@ class HybridRetriever(BaseRetriever):
         cosine = {r.node.node_id: float(r.score or 0.0) for r in dense}
         missing = [i for i in chosen if i not in cosine]
         if missing:  # keyword-only hits: their cosine score, for thresholds and display
-            cosine.update(self._cosines(query, missing))
+            cosine.update(self._cosines(query_bundle.embedding, missing))
         kw = {h.node.node_id: h for h in keyword}
         stemmer = getattr(self.keywords.retriever(), "stemmer", None)
         stem = stemmer.stemWord if stemmer is not None else None
@@ -152,11 +154,11 @@ class HybridRetriever(BaseRetriever):
             results.append(NodeWithScore(node=node, score=cosine.get(node_id, 0.0)))
         return results
 
-    def _cosines(self, query: str, ids: list[str]) -> dict[str, float]:
+    def _cosines(self, embedding: list[float], ids: list[str]) -> dict[str, float]:
         import numpy as np
 
         got = self.collection.get(ids=ids, include=["embeddings"])
-        q = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
+        q = np.asarray(embedding, dtype=np.float32)
         out = {}
         for node_id, vector in zip(got["ids"], got["embeddings"], strict=True):
             v = np.asarray(vector, dtype=np.float32)
