@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -87,47 +88,64 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class AppProcess:
+    """`webapp serve` in a child process on a free loopback port, with its own storage."""
+
+    def __init__(self, storage: Path, model_cache: Path, **env: str):
+        self.storage = storage
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.env = {
+            **os.environ,
+            "WEBAPP_STORAGE_DIR": str(storage),
+            "WEBAPP_MODELS_DIR": str(model_cache),
+            "WEBAPP_PORT": str(self.port),
+            "WEBAPP_HOST": "127.0.0.1",
+            **env,
+        }
+        storage.mkdir(parents=True, exist_ok=True)
+        self.log_path = storage.parent / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 240) -> AppProcess:
+        self._log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "webapp", "serve"],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the app exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    if response.status in (200, 401):
+                        return self
+            except urllib.error.HTTPError as exc:  # password mode answers 401 before sign-in
+                if exc.code == 401:
+                    return self
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the app did not start within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._log.close()
+
+
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory, model_cache):
     """The real app (`webapp serve`) on a free loopback port with its own temp storage."""
-    storage = tmp_path_factory.mktemp("app-storage")
-    port = free_port()
-    env = {
-        **os.environ,
-        "WEBAPP_STORAGE_DIR": str(storage),
-        "WEBAPP_MODELS_DIR": str(model_cache),
-        "WEBAPP_PORT": str(port),
-        "WEBAPP_HOST": "127.0.0.1",
-    }
-    log = (storage / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webapp", "serve"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited: {(storage / 'server.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("the app did not start within 240 s")
-    yield {"url": url, "storage": storage, "port": port}
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    app = AppProcess(tmp_path_factory.mktemp("app") / "storage", model_cache).start()
+    yield {"url": app.url, "storage": app.storage, "port": app.port}
+    app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -105,3 +105,110 @@ def run_webapp(*args: str, storage: Path) -> subprocess.CompletedProcess:
         text=True,
         timeout=300,
     )
+
+
+# -- hostile files (tests/test_hostile.py) ------------------------------------------------
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+
+
+def content_types(main_part: str = "/word/document.xml", main_type: str = DOCX_MAIN) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="{main_part}" ContentType="{main_type}"/></Types>'
+    ).encode()
+
+
+def word_xml(body: str, doctype: str = "") -> bytes:
+    """A word/document.xml whose body is `body` (raw WordprocessingML), after `doctype`."""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>{doctype}'
+        f'<w:document xmlns:w="{W_NS}"><w:body>{body}</w:body></w:document>'
+    ).encode()
+
+
+def word_paragraph(text: str) -> str:
+    return f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+
+
+def write_zip(path: Path, parts: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return path
+
+
+def write_raw_docx(path: Path, document: bytes, types: bytes | None = None) -> Path:
+    """A minimal Word document built by hand, so its XML can be anything."""
+    return write_zip(
+        path, {"[Content_Types].xml": types or content_types(), "word/document.xml": document}
+    )
+
+
+def write_docx_bomb(path: Path, megabytes: int = 220) -> Path:
+    """A Word document whose text part unpacks to `megabytes` MB of one repeated byte
+    (about 230 KB on disk)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", content_types())
+        with z.open("word/document.xml", "w") as part:
+            part.write(
+                word_xml("<w:p><w:r><w:t>")[: -len("</w:t></w:r></w:p></w:body></w:document>")]
+            )
+            block = b"A" * (1 << 20)
+            for _ in range(megabytes):
+                part.write(block)
+            part.write(b"</w:t></w:r></w:p></w:body></w:document>")
+    return path
+
+
+def write_docx_lying_sizes(path: Path, declared: int = 1000) -> Path:
+    """A Word document whose text part says it unpacks to `declared` bytes but is far
+    larger: the sizes in its local header and table of contents are rewritten."""
+    import struct
+    import zipfile
+
+    text = word_xml(word_paragraph("The hidden payload keeps going. " * 60_000))
+    write_raw_docx(path, text)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("word/document.xml")
+    assert info.file_size > 100 * declared
+    struct.pack_into("<L", data, info.header_offset + 22, declared)  # local header
+    entry = data.index(b"PK\x01\x02")
+    while data[entry + 46 : entry + 46 + len(info.filename)] != info.filename.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    struct.pack_into("<L", data, entry + 24, declared)  # table of contents
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_billion_laughs_docx(path: Path) -> Path:
+    entities = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
+        for i in range(1, 10)
+    )
+    doctype = f"<!DOCTYPE w:document [{entities}]>"
+    return write_raw_docx(path, word_xml(word_paragraph("&lol9;"), doctype))
+
+
+def write_xxe_docx(path: Path, secret: Path, in_content_types: bool = False) -> Path:
+    """A Word document that tries to pull a local file into its text (XXE)."""
+    doctype = f'<!DOCTYPE x [<!ENTITY xxe SYSTEM "{secret.as_uri()}">]>'
+    if in_content_types:
+        types = content_types().replace(b"?><Types", f"?>{doctype}<Types".encode())
+        types = types.replace(b"</Types>", b"<Default Extension='x' ContentType='&xxe;'/></Types>")
+        return write_raw_docx(path, word_xml(word_paragraph("Harmless text.")), types)
+    return write_raw_docx(path, word_xml(word_paragraph("Secret: &xxe;"), doctype))
+
+
+def write_html_of_empty_tags(path: Path, tags: int) -> Path:
+    """Honest but expensive HTML: many elements, no text (slow and big to parse)."""
+    path.write_text("<html><body>" + "<i></i>" * tags + "</body></html>", encoding="utf-8")
+    return path

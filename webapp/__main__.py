@@ -12,10 +12,14 @@
     webapp eval-retrieval DIR [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N] [--json]
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
     webapp qa build --out FILE [--per-doc N] [--test-share X]
-    webapp bench [--quick] [--json]
+    webapp bench [--quick] [--json] [--reader] [--load]
     webapp adapters list [--json] | delete NAME | export NAME [--out DIR] | import ZIP [--name NAME]
+    webapp users add NAME | remove NAME | list     password accounts (password read from stdin)
+    webapp delete-data --yes                      everything of one user, at once
 
-Every command honours WEBAPP_STORAGE_DIR and the other WEBAPP_* settings.
+Every command honours WEBAPP_STORAGE_DIR and the other WEBAPP_* settings. The commands that
+act on a user's data take --user NAME (an operator's tool on the server itself: a password
+account, or a Hugging Face user name in hf mode); without it they act as the local user.
 """
 
 from __future__ import annotations
@@ -81,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also train and measure a reader adapter on held-out XQuAD (about 15 min)",
     )
+    bench.add_argument(
+        "--load",
+        action="store_true",
+        help="also measure chat latency with 20 users at once while 2 upload (about 5 min)",
+    )
 
     ev = sub.add_parser("eval", help="compare base, RAG and adapters on your questions")
     ev.add_argument("--data", type=Path, required=True, help="question set (.jsonl or .csv)")
@@ -126,7 +135,32 @@ def build_parser() -> argparse.ArgumentParser:
     a_import = adapters_sub.add_parser("import")
     a_import.add_argument("zip", type=Path)
     a_import.add_argument("--name")
+
+    users = sub.add_parser("users", help="password accounts (WEBAPP_AUTH=password)")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    users_sub.add_parser("add", help="create or change; password from stdin").add_argument("name")
+    users_sub.add_parser("remove").add_argument("name")
+    users_sub.add_parser("list")
+
+    forget = sub.add_parser("delete-data", help="delete everything of one user")
+    forget.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+
+    for name in ("ingest", "docs", "ask", "train", "adapters", "eval", "evals", "qa"):
+        _add_user_option(sub.choices[name])
+    _add_user_option(forget)
     return parser
+
+
+def _add_user_option(parser: argparse.ArgumentParser) -> None:
+    """--user on the command itself, or on each of its subcommands (docs list --user X)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        parser.add_argument(
+            "--user", help="act for this user (a password account, or a Hugging Face name)"
+        )
+    for action in subs:
+        for child in action.choices.values():
+            _add_user_option(child)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,20 +172,93 @@ def main(argv: list[str] | None = None) -> int:
     }
     settings = Settings(**overrides)
     apply_process_environment(settings)
-    if args.command == "serve":
-        from webapp.app import serve
-
-        serve(settings)
-        return 0
-    from webapp.services import Services, quiet_libraries
-
-    quiet_libraries()
-    services = Services(settings)
     try:
+        if args.command == "serve":
+            from webapp.app import serve
+
+            serve(settings)
+            return 0
+        if args.command == "users":
+            return cmd_users(settings, args)
+        if writes_storage(args):  # one writer per storage folder (a running server included)
+            from webapp import storage_lock
+
+            storage_lock.hold(settings.storage_dir, args.command)
+        from webapp.services import Services, quiet_libraries
+
+        quiet_libraries()
+        services = Services(settings)
+        args.owner = cli_owner(services, getattr(args, "user", None))
         return COMMANDS[args.command](services, args)
     except WebappError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def writes_storage(args) -> bool:
+    sub = {
+        "docs": getattr(args, "docs_command", None),
+        "adapters": getattr(args, "adapters_command", None),
+        "evals": getattr(args, "evals_command", None),
+    }.get(args.command)
+    return args.command in ("ingest", "train", "eval", "delete-data") or sub in (
+        "delete",
+        "import",
+    )
+
+
+def cli_owner(services, name: str | None) -> str:
+    """The owner the command acts for: --user NAME in the configured sign-in mode."""
+    from webapp.users import UserError, check_name, owner_for
+
+    settings = services.settings
+    if name is None:
+        return settings.local_user
+    if settings.auth == "anonymous":
+        raise UserError("Anonymous workspaces have no names; --user needs another sign-in mode.")
+    check_name(name)
+    if settings.auth == "password" and name not in services.users.names():
+        raise UserError(f"There is no user '{name}' (see `webapp users list`).")
+    return owner_for(settings.auth, name, settings.local_user)
+
+
+def cmd_users(settings, args) -> int:
+    import getpass
+
+    from webapp.services import Services
+
+    users = Services(settings).users
+    if args.users_command == "list":
+        for name in users.names():
+            print(name)
+        return 0
+    if args.users_command == "remove":
+        users.remove(args.name)
+        print(f"removed user {args.name} (their data stays until `webapp delete-data --user`)")
+        return 0
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    new = users.add(args.name, password)
+    print(f"{'added' if new else 'changed the password of'} user {args.name}")
+    return 0
+
+
+def cmd_delete_data(services, args) -> int:
+    if not args.yes:
+        print(
+            "error: this deletes every document, adapter, question set and evaluation run "
+            "of the user; add --yes to confirm",
+            file=sys.stderr,
+        )
+        return 2
+    removed = services.delete_owner(args.owner)
+    print("deleted " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in removed.items()))
+    return 0
 
 
 def cmd_ingest(services, args) -> int:
@@ -173,14 +280,14 @@ def cmd_ingest(services, args) -> int:
             print(f"{path.name}: failed: no such file")
             failed += 1
             continue
-        result = services.knowledge.ingest(services.settings.local_user, path, path.name)
+        result = services.knowledge.ingest(args.owner, path, path.name)
         print(f"{result.file}: {result.describe()}", flush=True)
         failed += not result.ok
     return 1 if failed else 0
 
 
 def cmd_docs(services, args) -> int:
-    owner = services.settings.local_user
+    owner = args.owner
     if args.docs_command == "delete":
         info = services.knowledge.delete(owner, args.id)
         print(f"deleted {info.file} ({info.id})")
@@ -209,13 +316,13 @@ def cmd_ask(services, args) -> int:
         adapter=args.adapter,
     )
     if args.json:
-        answer = services.chat.ask(s.local_user, args.question, [], options)
+        answer = services.chat.ask(args.owner, args.question, [], options)
         print(json.dumps(answer.as_dict(), ensure_ascii=False))
         return 0
     answer = None
     live = sys.stdout.isatty()  # a terminal sees tokens as they come; a pipe gets the result
     shown = 0
-    for answer in services.chat.stream(s.local_user, args.question, [], options):
+    for answer in services.chat.stream(args.owner, args.question, [], options):
         if live and not answer.done:
             print(answer.answer[shown:], end="", flush=True)
             shown = len(answer.answer)
@@ -234,7 +341,7 @@ def cmd_train(services, args) -> int:
     from webapp.adapters.config import TrainConfig
     from webapp.adapters.training import train
 
-    owner = services.settings.local_user
+    owner = args.owner
     given = {
         "name": args.name,
         "method": args.method,
@@ -297,7 +404,7 @@ def cmd_train(services, args) -> int:
 
 
 def cmd_adapters(services, args) -> int:
-    owner, registry = services.settings.local_user, services.adapters
+    owner, registry = args.owner, services.adapters
     command = args.adapters_command
     if command == "delete":
         registry.delete(owner, args.name)
@@ -325,7 +432,8 @@ def cmd_adapters(services, args) -> int:
 def cmd_bench(services, args) -> int:
     from webapp.bench import runner
 
-    result = runner.run(services, quick=args.quick, extra=("reader",) if args.reader else ())
+    extra = tuple(name for name in ("reader", "load") if getattr(args, name))
+    result = runner.run(services, quick=args.quick, extra=extra)
     if args.json:
         figures = [f.as_dict() for f in result["figures"]]
         print(json.dumps({"machine": result["machine"], "figures": figures}))
@@ -351,7 +459,7 @@ def _summary_table(configs: list[dict]) -> str:
 def cmd_eval(services, args) -> int:
     from webapp.evaluation import qasets, runner
 
-    owner = services.settings.local_user
+    owner = args.owner
     configs = runner.EvalConfig.parse_list(args.configs)
     qaset = qasets.load_file(args.data)
     items = qaset.only(args.split)[: args.limit] if args.limit else qaset.only(args.split)
@@ -399,7 +507,7 @@ def cmd_eval_retrieval(services, args) -> int:
 def cmd_evals(services, args) -> int:
     from webapp.evaluation import runner
 
-    owner, store = services.settings.local_user, services.evals
+    owner, store = args.owner, services.evals
     command = args.evals_command
     if command == "delete":
         store.delete(owner, args.run_id)
@@ -432,7 +540,7 @@ def cmd_evals(services, args) -> int:
 def cmd_qa(services, args) -> int:
     from webapp.evaluation import builder, qasets
 
-    owner = services.settings.local_user
+    owner = args.owner
     items = builder.build(services, owner, per_document=args.per_doc)
     items = qasets.split_by_document(items, args.test_share)
     args.out.write_text(
@@ -458,6 +566,7 @@ COMMANDS = {
     "ask": cmd_ask,
     "train": cmd_train,
     "adapters": cmd_adapters,
+    "delete-data": cmd_delete_data,
 }
 
 if __name__ == "__main__":

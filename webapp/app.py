@@ -35,15 +35,25 @@ def ensure_bundled_generator() -> None:
 def serve(settings: Settings | None = None) -> None:
     settings = settings or Settings()
     apply_process_environment(settings)
+    from webapp import storage_lock
+    from webapp.errors import StorageBusy
+
+    try:  # first, before any model loads: one writer per storage folder, held until exit
+        storage_lock.hold(settings.storage_dir, "server")
+    except StorageBusy as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(1) from None
     from webapp.services import Services, quiet_libraries
     from webapp.ui.app import build_app, launch_options
 
     quiet_libraries()
-    services = Services(settings)
+    services = Services(settings)  # holding the lock: opening the stores tidies them
     print("Loading models (the first run converts the bundled model once)…", flush=True)
     services.warm_up()
     demo = build_app(services)
-    demo.launch(**launch_options(settings))
+    if settings.auth == "anonymous":
+        services.workspaces.start_reaper()
+    demo.launch(**launch_options(services))
 
 
 if __name__ == "__main__":

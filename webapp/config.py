@@ -78,6 +78,33 @@ class Settings(BaseSettings):
         "written by the configured generator (for stronger models).",
     )
     local_user: str = Field("local", description="Owner of all data in local mode.")
+    auth: Literal["local", "password", "hf", "anonymous"] = Field(
+        "local",
+        description="Who is asking: one local user; users with passwords (WEBAPP_USERS_FILE); "
+        "Hugging Face sign-in on a Space; or a private temporary workspace per browser.",
+    )
+    users_file: Path | None = Field(
+        None, description="Password mode: users and hashed passwords (`webapp users add NAME`)."
+    )
+    anonymous_idle_minutes: float = Field(
+        60.0, gt=0, description="Anonymous mode: a workspace idle this long is deleted."
+    )
+    max_documents: int = Field(500, ge=1, description="Documents each user may keep.")
+    max_total_mb: float = Field(500.0, gt=0, description="Total size of each user's documents.")
+    chat_per_minute: int = Field(
+        30, ge=1, description="Questions each user may ask per minute (web app and API)."
+    )
+    parse_timeout_s: float = Field(
+        60.0, gt=0, description="Longest time reading one uploaded file may take."
+    )
+    parse_memory_mb: int = Field(
+        1024, ge=64, description="Most memory reading one uploaded file may use."
+    )
+
+    @property
+    def public(self) -> bool:
+        """Serving people other than the machine's owner: errors never show internals."""
+        return self.auth != "local"
 
     @property
     def model_cache(self) -> Path:

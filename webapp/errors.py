@@ -64,3 +64,35 @@ class TrainingCancelled(WebappError):
 
 class InvalidOption(WebappError):
     """A setting sent with a request is out of its accepted range."""
+
+
+class QuotaExceeded(IngestError):
+    """The owner's documents would exceed the number or total size allowed per user."""
+
+
+class DiskFull(IngestError):
+    """The server's disk filled up while a file was being stored; nothing was kept."""
+
+
+class StorageBusy(WebappError):
+    """Another process already writes to this storage folder."""
+
+
+class UnsafeFile(IngestError):
+    """A file built like an attack (zip bomb, XML entities): refused before it is read."""
+
+
+class ParseTimeout(IngestError):
+    """Reading the file ran past the time limit and was stopped."""
+
+
+class ParseMemoryExceeded(IngestError):
+    """Reading the file needed more memory than allowed and was stopped."""
+
+
+class ParseCrashed(CorruptFile):
+    """The process reading the file died (a damaged or hostile file)."""
+
+
+class ReaderUnavailable(IngestError):
+    """The separate process that reads files could not be started."""

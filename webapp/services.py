@@ -190,6 +190,57 @@ class Services:
         self.evals.save(owner, run)
         return run
 
+    @property
+    def users(self):
+        """Password accounts (WEBAPP_USERS_FILE, default STORAGE_DIR/users.json)."""
+        from webapp.users import UsersFile
+
+        path = self.settings.users_file or self.settings.storage_dir / "users.json"
+        return self._once("_users", lambda: UsersFile(path))
+
+    @property
+    def workspaces(self):
+        """Anonymous mode's workspaces: idle ones are deleted with all their data."""
+        from webapp.users import Workspaces
+
+        return self._once(
+            "_workspaces",
+            lambda: Workspaces(
+                self.settings.storage_dir, self.settings.anonymous_idle_minutes, self.delete_owner
+            ),
+        )
+
+    @property
+    def chat_limit(self):
+        from webapp.chat.ratelimit import RateLimiter
+
+        return self._once("_chat_limit", lambda: RateLimiter(self.settings.chat_per_minute))
+
+    def delete_owner(self, owner: str) -> dict[str, int]:
+        """Delete everything of one owner: documents and originals, adapters, question sets,
+        evaluation runs (running trainings and evaluations are stopped first). Returns counts."""
+        if "_training" in self.__dict__:
+            self.training.cancel_owner(owner)
+        if "_eval_jobs" in self.__dict__:
+            self.eval_jobs.cancel_owner(owner)
+        removed = {"documents": self.knowledge.delete_all(owner)}
+        self.__dict__.get("_keyword_indexes", {}).pop(owner, None)
+        adapters = self.adapters.list(owner)
+        for info in adapters:
+            self.adapters.delete(owner, info.name)
+        removed["adapters"] = len(adapters)
+        runs = self.evals.list(owner)
+        for run in runs:
+            self.evals.delete(owner, run["run_id"])
+        removed["evaluations"] = len(runs)
+        sets = self.qasets.list(owner)
+        for name in sets:
+            self.qasets.delete(owner, name)
+        removed["question_sets"] = len(sets)
+        if "_chat_limit" in self.__dict__:
+            self.chat_limit.forget(owner)
+        return removed
+
     def warm_up(self) -> None:
         """Load both models now, so the first question does not wait for them."""
         self.knowledge  # noqa: B018  (loads the embedder)

@@ -90,6 +90,15 @@ class TrainingJobs:
         job.cancel.set()
         return job
 
+    def cancel_owner(self, owner: str, wait_s: float = 30.0) -> None:
+        """Stop every queued or running training of an owner (their data is being deleted)."""
+        with self._guard:
+            mine = [j for j in self._jobs.values() if j.owner == owner and not j.finished]
+        for job in mine:
+            job.cancel.set()
+        for job in mine:
+            job.done.wait(wait_s)
+
     def position(self, job: Job) -> int:
         """0 while training, n when n runs are ahead of it in the queue."""
         with self._guard:

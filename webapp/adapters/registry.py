@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from webapp import storage_lock
 from webapp.adapters.config import METADATA, NAME_PATTERN
 from webapp.errors import AdapterError
 from webapp.owners import owner_key
@@ -62,6 +63,17 @@ class AdapterRegistry:
         self.root = storage_dir / "adapters"
         self.base_model = base_model
         self._on_delete = on_delete or (lambda info: None)  # e.g. unload it from the generator
+        if storage_lock.held(storage_dir):  # the only writer: nothing of ours is under way
+            self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """Temp folders of a training, import or delete cut short (kill -9). `list` never
+        shows them; the process holding the storage lock removes them when it starts."""
+        for owner_dir in self.root.iterdir() if self.root.is_dir() else []:
+            for folder in owner_dir.iterdir() if owner_dir.is_dir() else []:
+                if folder.name.startswith(".") and folder.name.endswith((".tmp", ".deleted")):
+                    log.warning("removing an unfinished adapter folder %s", folder.name)
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def folder(self, owner: str, name: str) -> Path:
         if not NAME_PATTERN.match(name or ""):

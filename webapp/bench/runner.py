@@ -94,8 +94,30 @@ def reader_figures(services, quick: bool) -> list[Figure]:
     ]
 
 
+def load_figures(services, quick: bool) -> list[Figure]:
+    """Chat latency with many users at once against one user alone (webapp.bench.load)."""
+    from webapp.bench import load
+
+    size = dict(chatters=4, uploaders=1, questions=1) if quick else {}
+    r = load.run(services.settings.model_cache, **size)
+    note = (
+        f"{r['chatters']} users asking at once ({r['questions']} questions, "
+        f"{r['uploaders']} more uploading: {r['uploads']} uploads); baseline: one user alone; "
+        f"errors {r['errors']}, busy {r['busy']}, upload errors {r['upload_errors']}"
+    )
+    return [
+        Figure(
+            "chat_p50_s_under_load", "s", round(r["p50_s"], 2), round(r["alone_p50_s"], 2), note
+        ),
+        Figure(
+            "chat_p95_s_under_load", "s", round(r["p95_s"], 2), round(r["alone_p95_s"], 2), note
+        ),
+        Figure("answers_to_wrong_user", "count", r["wrong_user"], None, note),
+    ]
+
+
 BENCHMARKS = [lora_training]
-OPTIONAL = {"reader": reader_figures}  # slow: run with --reader
+OPTIONAL = {"reader": reader_figures, "load": load_figures}  # slow: --reader, --load
 
 
 def run(services, quick: bool = False, extra: tuple[str, ...] = ()) -> dict:

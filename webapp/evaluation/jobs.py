@@ -65,6 +65,15 @@ class EvalJobs:
         job.cancel.set()
         return job
 
+    def cancel_owner(self, owner: str, wait_s: float = 30.0) -> None:
+        """Stop an owner's running evaluation (their data is being deleted)."""
+        with self._guard:
+            mine = [j for j in self._jobs.values() if j.owner == owner and not j.finished]
+        for job in mine:
+            job.cancel.set()
+        for job in mine:
+            job.done.wait(wait_s)
+
     def _run(self, job: EvalJob, work) -> None:
         def progress(fraction: float, message: str) -> None:
             job.fraction, job.message = fraction, message

@@ -344,8 +344,16 @@ def compare(a: dict, b: dict) -> list[dict]:
 
 # -- saved runs ------------------------------------------------------------------------------
 class EvalStore:
+    """Saved runs, one JSON file each, written whole (temp file, then rename): a run killed
+    midway was never saved, and `list` reads only complete `*.json` files."""
+
     def __init__(self, storage_dir: Path):
+        from webapp import storage_lock
+
         self.root = Path(storage_dir) / "evals"
+        if storage_lock.held(storage_dir):  # the only writer: temp files are leftovers
+            for tmp in self.root.glob("*/.*.tmp"):
+                tmp.unlink(missing_ok=True)
 
     def _folder(self, owner: str) -> Path:
         return self.root / owner_key(owner)

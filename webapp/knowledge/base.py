@@ -5,11 +5,22 @@ content hash, size and date in its metadata, and the first chunk of a document (
 0) doubles as the document's registry entry, so the document list, dedup and delete need no
 second store that could drift out of step, and any replica sharing the Chroma server sees
 the same documents.
+
+Crash safety: the registry entry (chunk 0) is stored last and removed first, so a document is
+listed only while all its chunks are in Chroma. A small marker file next to the originals
+(`.<doc id>.pending.json`, `.<doc id>.deleting.json`) says what was under way; `reconcile`,
+run at start-up by the process holding the storage lock, removes the pieces of anything cut
+short and records interrupted uploads so that the owner is told. It never removes a complete
+document, except the older version of a replacement whose new version is complete.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
+import logging
+import os
 import re
 import shutil
 import threading
@@ -25,13 +36,21 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TransformComponent
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from webapp.errors import DocumentNotFound, FileTooLarge, IngestError
-from webapp.knowledge import formats
+from webapp import storage_lock
+from webapp.errors import DiskFull, DocumentNotFound, FileTooLarge, IngestError, QuotaExceeded
+from webapp.knowledge import formats, sandbox
 from webapp.owners import owner_key
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 EMBED_BATCH = 64
 CHUNK_METADATA_KEYS = {"chunk_index", "doc_chunks", "section"}
+MB = 1024 * 1024
+PENDING, DELETING = "pending", "deleting"  # marker kinds: an upload, a delete under way
+INTERRUPTED_FILE = ".interrupted.json"  # per owner: uploads a crash cut short, until dismissed
+DISK_FULL = "The server's disk is full, so this file was not stored. Nothing else was changed."
+INTERRUPTED = "{file}: indexing was interrupted (the server stopped); upload it again"
 
 
 @dataclass
@@ -118,6 +137,7 @@ class KnowledgeBase:
         self.client = chroma_client
         self.embed_model = embed_model
         self.settings = settings
+        self.storage_dir = storage_dir
         self.uploads_dir = storage_dir / "uploads"
         self.splitter = SentenceSplitter(
             chunk_size=settings.chunk_size,
@@ -127,6 +147,11 @@ class KnowledgeBase:
         self._locks: dict[str, threading.Lock] = {}
         self._revisions: dict[str, int] = {}  # per owner: bumped by every change here
         self._locks_guard = threading.Lock()
+        if storage_lock.held(storage_dir):  # the only writer: tidy what a crash left behind
+            try:
+                self.reconcile()
+            except Exception:  # the store must still open (a full disk, say)
+                log.exception("the start-up check of the knowledge base failed")
 
     # -- stores -------------------------------------------------------------------------
     def collection(self, owner: str):
@@ -150,6 +175,9 @@ class KnowledgeBase:
 
     def _owner_dir(self, owner: str) -> Path:
         return self.uploads_dir / owner_key(owner)
+
+    def _marker(self, owner: str, doc_id: str, kind: str) -> Path:
+        return self._owner_dir(owner) / f".{doc_id}.{kind}.json"
 
     # -- queries ------------------------------------------------------------------------
     def list_documents(self, owner: str) -> list[DocumentInfo]:
@@ -181,6 +209,19 @@ class KnowledgeBase:
     def count_chunks(self, owner: str) -> int:
         return self.collection(owner).count()
 
+    def delete_all(self, owner: str) -> int:
+        """Delete every document of the owner (its collection and stored originals)."""
+        with self._lock(owner):
+            count = len(self.list_documents(owner))
+            self._changed(owner)
+            name = f"kb_{owner_key(owner)}"
+            if name in {
+                c if isinstance(c, str) else c.name for c in self.client.list_collections()
+            }:
+                self.client.delete_collection(name)
+            shutil.rmtree(self._owner_dir(owner), ignore_errors=True)
+            return count
+
     def original_path(self, owner: str, doc_id: str) -> Path:
         info = self.get_document(owner, doc_id)
         return self._owner_dir(owner) / f"{info.id}{Path(info.file).suffix.lower()}"
@@ -194,10 +235,20 @@ class KnowledgeBase:
 
     def _remove(self, owner: str, info: DocumentInfo) -> None:
         self._changed(owner)
-        self.collection(owner).delete(where={"file_id": info.id})
+        marker = self._marker(owner, info.id, DELETING)
+        try:
+            _write_json(marker, {"file": info.file})
+        except OSError:  # a full disk must never stop a delete (it is how space is freed)
+            log.warning("deleting %s without a marker", info.id, exc_info=True)
+        collection = self.collection(owner)
+        # The registry entry goes first, so a delete cut short leaves no half document listed.
+        collection.delete(where={"$and": [{"file_id": info.id}, {"chunk_index": 0}]})
+        collection.delete(where={"file_id": info.id})
         (self._owner_dir(owner) / f"{info.id}{Path(info.file).suffix.lower()}").unlink(
             missing_ok=True
         )
+        self._marker(owner, info.id, PENDING).unlink(missing_ok=True)  # (an unfinished replace)
+        marker.unlink(missing_ok=True)
 
     def ingest_files(
         self, owner: str, files: Iterable[tuple[Path, str]], progress: Progress | None = None
@@ -225,6 +276,11 @@ class KnowledgeBase:
                 return self._ingest(owner, path, display, progress or (lambda f, w: None))
         except IngestError as exc:
             return IngestResult(display, "failed", message=str(exc))
+        except Exception as exc:
+            if not _is_disk_full(exc):
+                raise
+            log.warning("disk full while storing an upload", exc_info=True)
+            return IngestResult(display, "failed", message=DISK_FULL)
 
     def _ingest(self, owner: str, path: Path, name: str, progress: Progress) -> IngestResult:
         size = path.stat().st_size
@@ -238,23 +294,91 @@ class KnowledgeBase:
         if same is not None:
             note = "already indexed" if same.file == name else f"same content as '{same.file}'"
             return IngestResult(name, "unchanged", same.chunks, note, same.id)
+        old = [d for d in existing if d.file == name]
+        self._check_quota(existing, old, size)
         progress(0.05, "reading")
-        parsed = formats.parse(path, kind)
+        parsed = sandbox.parse(
+            path,
+            kind,
+            timeout_s=self.settings.parse_timeout_s,
+            memory_mb=self.settings.parse_memory_mb,
+        )
         doc_id = uuid.uuid4().hex[:16]
         nodes = self._split(parsed, doc_id, name, digest, size, owner)
         stored = self._owner_dir(owner) / f"{doc_id}{Path(name).suffix.lower()}"
+        pending = self._marker(owner, doc_id, PENDING)
+        record = {"file": name, "started": _now(), "replaces": [d.id for d in old]}
         try:
+            # The marker comes first and goes last: after a crash, reconcile knows which
+            # upload was cut short (and which older version it was replacing).
+            _write_json(pending, record)
             _atomic_copy(path, stored)
             self._changed(owner)
-            self._embed_and_store(owner, nodes, progress)
-        except BaseException:
+            self._embed_and_store(owner, nodes, progress)  # the registry entry goes in last
+        except BaseException as exc:
+            full = _is_disk_full(exc)
+            if full:
+                log.warning("disk full while storing an upload", exc_info=True)
+                self._reopen_chroma()
+            self._discard(owner, doc_id, stored, pending, record)
+            if full:
+                raise DiskFull(DISK_FULL) from exc
+            raise
+        try:
+            for info in old:  # a new version replaces the old only once it is fully stored
+                self._remove(owner, info)
+        except Exception:  # e.g. a full disk: the marker lets the next start finish this
+            log.warning("could not remove the older version of %s yet", name, exc_info=True)
+            return IngestResult(name, "indexed", len(nodes), "", doc_id)
+        pending.unlink(missing_ok=True)
+        self._forget_interrupted(owner, name)
+        return IngestResult(name, "replaced" if old else "indexed", len(nodes), "", doc_id)
+
+    def _check_quota(self, existing: list[DocumentInfo], old: list[DocumentInfo], size: int):
+        """Per owner: number of documents and their total size (a new version of a file
+        takes the place of the old one, so it counts once)."""
+        most, limit_mb = self.settings.max_documents, self.settings.max_total_mb
+        if len(existing) - len(old) + 1 > most:
+            raise QuotaExceeded(
+                f"You have reached the limit of {most} documents. Delete some to add more."
+            )
+        total = sum(d.bytes for d in existing) - sum(d.bytes for d in old) + size
+        if total > limit_mb * MB:
+            for digits in range(1, 7):  # 512.3 MB; never "500.0 MB, over the 500 MB limit"
+                shown = f"{total / MB:.{digits}f}"
+                if float(shown) > limit_mb:
+                    break
+            raise QuotaExceeded(
+                f"This file would take your documents to {shown} MB, over the "
+                f"{limit_mb:g} MB limit. Delete some documents to add it."
+            )
+
+    def _reopen_chroma(self) -> None:
+        """Embedded Chroma (1.5) can be left stuck by a write that failed for lack of space:
+        seconds later its next write hangs for good. Fresh bindings on the same files clear
+        that; they replace the old in place, so every collection object keeps working."""
+        server = getattr(self.client, "_server", None)
+        if server is None or not hasattr(server, "bindings"):  # a Chroma server: not ours
+            return
+        try:
+            server.start()  # builds new bindings; the old go once no call is using them
+        except Exception:
+            log.exception("could not reopen Chroma after a full disk")
+
+    def _discard(self, owner: str, doc_id: str, stored: Path, pending: Path, record: dict):
+        """Remove what a failed ingestion stored. What cannot be removed now (on a full disk,
+        say) is left to the next start's reconcile; the marker tells it the owner already
+        knows, so it is not reported as interrupted."""
+        try:
             self.collection(owner).delete(where={"file_id": doc_id})
             stored.unlink(missing_ok=True)
-            raise
-        old = [d for d in existing if d.file == name]
-        for info in old:  # a new version replaces the old only once it is fully stored
-            self._remove(owner, info)
-        return IngestResult(name, "replaced" if old else "indexed", len(nodes), "", doc_id)
+            pending.unlink(missing_ok=True)
+        except Exception:
+            log.warning("pieces of a failed upload remain until the next start", exc_info=True)
+            try:
+                _write_json(pending, {**record, "failed": True})
+            except OSError:
+                pass
 
     def add_texts(
         self, owner: str, texts: list[tuple[str, str]], progress: Progress | None = None
@@ -301,7 +425,12 @@ class KnowledgeBase:
         return pipeline.run(documents=parsed.documents, source_texts=texts)
 
     def _embed_and_store(self, owner: str, nodes: list[BaseNode], progress: Progress) -> None:
+        """Embed, then store. Each document's first chunk is its registry entry, so the first
+        chunks go in last: a document is listed only once every chunk of it is stored."""
         store = self.vector_store(owner)
+        nodes = [n for n in nodes if n.metadata.get("chunk_index") != 0] + [
+            n for n in nodes if n.metadata.get("chunk_index") == 0
+        ]
         for start in range(0, len(nodes), EMBED_BATCH):
             batch = nodes[start : start + EMBED_BATCH]
             vectors = self.embed_model.get_text_embedding_batch([n.get_content() for n in batch])
@@ -311,6 +440,126 @@ class KnowledgeBase:
             progress(0.1 + 0.85 * done / len(nodes), f"embedded {done}/{len(nodes)} chunks")
         for start in range(0, len(nodes), 1000):
             store.add(nodes[start : start + 1000])
+
+    # -- crash recovery -----------------------------------------------------------------
+    def interrupted(self, owner: str) -> list[dict]:
+        """Uploads a crash cut short (id, file, when), newest first, until dismissed."""
+        return sorted(
+            _read_json(self._owner_dir(owner) / INTERRUPTED_FILE, []),
+            key=lambda r: r.get("when", ""),
+            reverse=True,
+        )
+
+    def dismiss_interrupted(self, owner: str, ids: Iterable[str] | None = None) -> None:
+        """Forget the given interrupted uploads (all of them when `ids` is None)."""
+        with self._lock(owner):
+            path = self._owner_dir(owner) / INTERRUPTED_FILE
+            gone = None if ids is None else set(ids)
+            keep = [r for r in self.interrupted(owner) if gone is not None and r["id"] not in gone]
+            _write_or_remove(path, keep)
+
+    def _forget_interrupted(self, owner: str, name: str) -> None:
+        """A file indexed again under the same name needs no "upload it again" notice."""
+        records = self.interrupted(owner)
+        if any(r.get("file") == name for r in records):
+            keep = [r for r in records if r.get("file") != name]
+            try:
+                _write_or_remove(self._owner_dir(owner) / INTERRUPTED_FILE, keep)
+            except OSError:
+                log.warning("could not update the interrupted uploads", exc_info=True)
+
+    def reconcile(self) -> dict[str, int]:
+        """Make Chroma, the stored originals and the markers agree after a crash; returns
+        counts of what was done. Only for the process holding the storage lock, before it
+        serves anyone: an ingestion under way elsewhere would look interrupted."""
+        keys = {
+            name[3:]
+            for name in self._collection_names()
+            if name.startswith("kb_") and len(name) > 3
+        }
+        if self.uploads_dir.is_dir():
+            keys |= {p.name for p in self.uploads_dir.iterdir() if p.is_dir()}
+        totals = {"interrupted": 0, "removed_chunks": 0, "removed_originals": 0, "replaced": 0}
+        for key in sorted(keys):
+            for what, n in self._reconcile_owner(key).items():
+                totals[what] += n
+        if any(totals.values()):
+            log.warning("start-up check of the knowledge base: %s", totals)
+        return totals
+
+    def _collection_names(self) -> list[str]:
+        return [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
+
+    def _reconcile_owner(self, key: str) -> dict[str, int]:
+        folder = self.uploads_dir / key
+        name = f"kb_{key}"
+        collection = self.client.get_collection(name) if name in self._collection_names() else None
+        # file id -> (chunk indexes present, the metadata of one chunk)
+        found: dict[str, tuple[set[int], dict]] = {}
+        if collection is not None:
+            for meta in _all_metadatas(collection):
+                fid = meta.get("file_id")
+                if fid:
+                    found.setdefault(fid, (set(), meta))[0].add(int(meta.get("chunk_index", -1)))
+        complete = {fid for fid, (indexes, _) in found.items() if 0 in indexes}
+        for fid in complete:
+            indexes, meta = found[fid]
+            if len(indexes) != int(meta.get("doc_chunks", len(indexes))):
+                log.warning("document %s has %d of its chunks; kept as it is", fid, len(indexes))
+        markers: dict[str, dict[str, dict]] = {PENDING: {}, DELETING: {}}
+        originals: dict[str, Path] = {}
+        leftovers: list[Path] = []
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if not path.is_file():
+                continue
+            parts = path.name.split(".")
+            if len(parts) == 4 and parts[0] == "" and parts[2] in markers and parts[3] == "json":
+                markers[parts[2]][parts[1]] = {**_read_json(path, {}), "_path": path}
+            elif path.name.endswith(".tmp"):
+                leftovers.append(path)  # a copy cut short
+            elif not path.name.startswith("."):
+                originals.setdefault(path.name.split(".")[0], path)
+        done = {"interrupted": 0, "removed_chunks": 0, "removed_originals": 0, "replaced": 0}
+        # A replacement cut short after its new version was complete: finish it.
+        older: set[str] = set()
+        for doc_id, record in markers[PENDING].items():
+            if doc_id in complete and not record.get("failed"):
+                older |= {o for o in record.get("replaces", []) if o in complete and o != doc_id}
+        # Everything that is not a complete document is a piece of something cut short.
+        broken = (set(found) | set(originals) | set(markers[PENDING])) - complete
+        reports = []
+        for doc_id in sorted(broken):
+            pending = markers[PENDING].get(doc_id)
+            if doc_id in markers[DELETING] or (pending and pending.get("failed")):
+                continue  # a delete the owner asked for, or a failure they were told of
+            file = (pending or {}).get("file") or found.get(doc_id, (None, {}))[1].get("file")
+            if not file:  # an original alone, from before markers existed: name unknown
+                suffix = originals[doc_id].suffix[1:] if doc_id in originals else ""
+                file = f"a {suffix.upper()} file" if suffix else "a file"
+            when = (pending or {}).get("started") or found.get(doc_id, (None, {}))[1].get("added")
+            reports.append({"id": doc_id, "file": file, "when": when or _now()})
+        if reports:  # recorded before anything is removed, so a second crash loses no report
+            path = folder / INTERRUPTED_FILE
+            records = _read_json(path, [])
+            known = {r.get("id") for r in records}
+            _write_or_remove(path, records + [r for r in reports if r["id"] not in known])
+            done["interrupted"] = len(reports)
+        for doc_id in sorted(broken | older):
+            if collection is not None and doc_id in found:
+                # registry entry first (an older version is complete), then the rest
+                collection.delete(where={"$and": [{"file_id": doc_id}, {"chunk_index": 0}]})
+                collection.delete(where={"file_id": doc_id})
+                done["removed_chunks"] += len(found[doc_id][0])
+            if doc_id in originals:
+                originals[doc_id].unlink(missing_ok=True)
+                done["removed_originals"] += 1
+        done["replaced"] = len(older)
+        for kind in markers.values():
+            for record in kind.values():
+                record["_path"].unlink(missing_ok=True)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        return done
 
 
 def _doc_info(meta: dict) -> DocumentInfo:
@@ -341,8 +590,67 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _all_metadatas(collection, page: int = 5000) -> Iterable[dict]:
+    offset = 0
+    while True:
+        got = collection.get(include=["metadatas"], limit=page, offset=offset)
+        metas = got["metadatas"] or []
+        yield from metas
+        if len(metas) < page:
+            return
+        offset += page
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """An OSError ENOSPC/EDQUOT anywhere in the chain, or SQLite's (Chroma's) "disk is full"."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc).lower()
+        if "disk is full" in text or "no space left on device" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _read_json(path: Path, default):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def _write_json(path: Path, value) -> None:
+    """Atomic: readers (and a restart after kill -9) see the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_or_remove(path: Path, records: list) -> None:
+    if records:
+        _write_json(path, records)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _atomic_copy(src: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.copyfile(src, tmp)
-    tmp.replace(dest)
+    try:
+        shutil.copyfile(src, tmp)
+        tmp.replace(dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no partial copy behind
+        raise

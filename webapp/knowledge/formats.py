@@ -1,8 +1,17 @@
 """Which files we accept, what their bytes really are, and how each becomes LlamaIndex Documents.
 
 Every failure raises an IngestError whose message a user can act on. The kind of a file is
-decided from its extension and then checked against its content (magic bytes, decoding), so a
-renamed binary is refused instead of being indexed as garbage.
+decided from its extension and then checked against its content (magic bytes, the content
+types of a ZIP-based Office file, decoding), so a renamed binary is refused instead of being
+indexed as garbage.
+
+Uploads are hostile until proven otherwise. Parsers here turn a file into plain data
+(`extract`, run by `sandbox` in a child process with time and memory limits); `parse` wraps
+that into Documents. A Word document is a ZIP of XML parts, so before anything is unpacked
+its table of contents is checked against zip-bomb limits (parts, declared sizes, compression
+ratio), each part is read in blocks and stopped at its declared size, and its XML is parsed
+with defusedxml, which refuses DTDs and so entity expansion ("billion laughs") and external
+entities (XXE) outright. Only this module's code reads the bytes of an upload.
 """
 
 from __future__ import annotations
@@ -11,20 +20,28 @@ import csv
 import io
 import json
 import re
+import struct
 import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from llama_index.core import Document
+from typing import TYPE_CHECKING, Any
 
 from webapp.errors import (
     ContentMismatch,
     CorruptFile,
     EmptyFile,
     EncryptedFile,
+    IngestError,
     NoTextFound,
+    UnsafeFile,
     UnsupportedFileType,
 )
+
+if TYPE_CHECKING:  # llama_index is heavy: the sandbox's worker never imports it
+    from llama_index.core import Document
 
 KINDS = {
     ".pdf": "pdf",
@@ -39,6 +56,7 @@ KINDS = {
     ".json": "json",
 }
 TEXT_KINDS = {"text", "markdown", "html", "csv", "json"}
+OLD_OFFICE = "an old-style Office file (.doc, .xls, .ppt) or a password-protected Office document"
 BINARY_SIGNATURES = {
     b"%PDF-": "a PDF",
     b"PK\x03\x04": "a ZIP archive (or an Office document)",
@@ -48,7 +66,62 @@ BINARY_SIGNATURES = {
     b"\x7fELF": "a program",
     b"MZ": "a Windows program",
     b"\x1f\x8b": "a gzip archive",
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": OLD_OFFICE,
+    b"PK\x05\x06": "an empty ZIP archive",
+    b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
+    b"Rar!\x1a\x07": "a RAR archive",
+    b"\xfd7zXZ\x00": "an xz archive",
+    b"\x28\xb5\x2f\xfd": "a zstd archive",
+    b"SQLite format 3\x00": "a SQLite database",
+    b"\xcf\xfa\xed\xfe": "a program",
+    b"\xce\xfa\xed\xfe": "a program",
+    b"\xca\xfe\xba\xbe": "a program",
+    b"\x00asm": "a program",
+    b"II*\x00": "a TIFF image",
+    b"MM\x00*": "a TIFF image",
+    b"OggS": "an audio or video file",
+    b"fLaC": "an audio file",
+    b"ID3\x02": "an MP3 audio file",
+    b"ID3\x03": "an MP3 audio file",
+    b"ID3\x04": "an MP3 audio file",
+    b"\x1a\x45\xdf\xa3": "a video file",
+    b"wOFF": "a font",
+    b"wOF2": "a font",
 }
+ZIP_KINDS = {
+    "docx": "a Word document",
+    "xlsx": "an Excel workbook",
+    "pptx": "a PowerPoint presentation",
+    "epub": "an EPUB e-book",
+    "opendocument": "an OpenDocument file",
+}
+
+# Zip-bomb limits, checked on the table of contents before anything is unpacked. The ratio
+# rule is Apache POI's (ZipSecureFile): a part may not expand more than 100 times, except
+# small parts, which legitimately compress very well.
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_DIRECTORY = 2 * 1024 * 1024  # bytes of table of contents: bounds zipfile's index
+MAX_ZIP_TOTAL = 512 * 1024 * 1024  # declared unpacked size of all parts together
+MAX_ZIP_RATIO = 100
+ZIP_RATIO_GRACE = 1024 * 1024  # parts up to this size may have any ratio
+MAX_XML_PART = 256 * 1024 * 1024  # one text part (streamed, never held whole)
+MAX_CONTENT_TYPES = 1024 * 1024  # read by the server itself to tell the kind of a ZIP
+MAX_STYLES = 8 * 1024 * 1024  # parsed whole (in the sandbox)
+READ_BLOCK = 64 * 1024
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+
+
+@dataclass
+class Extracted:
+    """What a parser found, as plain data (it crosses the sandbox's process boundary):
+    the text and metadata of each unit (a PDF page, or the whole file), and the page count."""
+
+    kind: str
+    units: list[tuple[str, dict[str, Any]]]
+    pages: int | None
 
 
 @dataclass
@@ -64,8 +137,9 @@ def supported_extensions() -> list[str]:
     return sorted(KINDS)
 
 
+# -- what a file is -----------------------------------------------------------------------
 def detect_kind(path: Path, name: str) -> str:
-    """Kind of the upload from its name, verified against its first bytes."""
+    """Kind of the upload from its name, verified against its bytes."""
     ext = Path(name).suffix.lower()
     kind = KINDS.get(ext)
     if kind is None:
@@ -76,43 +150,256 @@ def detect_kind(path: Path, name: str) -> str:
             f"'{ext or 'no extension'}' files are not supported. Accepted: {accepted}."
         )
     with path.open("rb") as f:
-        head = f.read(8)
+        head = f.read(64)
     if not head:
         raise EmptyFile("The file is empty.")
+    what = binary_content(head)
     if kind == "pdf" and not head.startswith(b"%PDF-"):
-        raise ContentMismatch("The file is named .pdf but its content is not a PDF.")
-    if kind == "docx" and not _is_docx(path):
-        raise ContentMismatch("The file is named .docx but its content is not a Word document.")
-    if kind in TEXT_KINDS:
-        for signature, what in BINARY_SIGNATURES.items():
-            if head.startswith(signature):
-                raise ContentMismatch(f"The file is named {ext} but its content is {what}.")
+        content = f"{what}, not a PDF" if what else "not a PDF"
+        raise ContentMismatch(f"The file is named .pdf but its content is {content}.")
+    if kind == "docx":
+        if not head.startswith(b"PK\x03\x04"):
+            if what == OLD_OFFICE:
+                raise ContentMismatch(
+                    f"The file is named .docx but its content is {what}; save it as a .docx "
+                    "without a password and upload it again."
+                )
+            content = f"{what}, not a Word document" if what else "not a Word document"
+            raise ContentMismatch(f"The file is named .docx but its content is {content}.")
+        found = zip_kind(path, "The Word document")
+        if found != "docx":
+            content = f"{ZIP_KINDS[found]}, not" if found else "not"
+            raise ContentMismatch(
+                f"The file is named .docx but its content is {content} a Word document."
+            )
+    if kind in TEXT_KINDS and what:
+        if head.startswith(b"PK\x03\x04"):
+            try:
+                what = ZIP_KINDS.get(zip_kind(path, "The file") or "", what)
+            except IngestError:
+                pass
+        raise ContentMismatch(f"The file is named {ext} but its content is {what}.")
     return kind
 
 
-def _is_docx(path: Path) -> bool:
+def binary_content(head: bytes) -> str | None:
+    """What a binary file's first bytes say it is, or None (text, or unknown)."""
+    for signature, what in BINARY_SIGNATURES.items():
+        if head.startswith(signature):
+            return what
+    if head[4:8] == b"ftyp":
+        return "a video or audio file"
+    if head[:4] == b"RIFF" and head[8:12] in (b"WAVE", b"AVI ", b"WEBP"):
+        return "an audio, video or image file"
+    return None
+
+
+def zip_kind(path: Path, what: str) -> str | None:
+    """Which Office (or e-book) format a ZIP holds, from its declared content types;
+    None for any other ZIP. Refuses zip bombs and XML entities like the parsers do."""
+    with open_zip(path, what) as z:
+        return _zip_main_part(z, what)[0]
+
+
+def _zip_main_part(z: zipfile.ZipFile, what: str) -> tuple[str | None, str | None]:
+    names = {n.lower(): n for n in z.namelist()}
+    if "[content_types].xml" in names:
+        root = _read_xml(z, names["[content_types].xml"], what, MAX_CONTENT_TYPES)
+        for override in root.iter(f"{CT}Override"):
+            content_type = override.get("ContentType", "").lower()
+            if not content_type.endswith(".main+xml"):
+                continue
+            part = names.get(override.get("PartName", "").lstrip("/").lower())
+            for kind, markers in (
+                ("docx", ("wordprocessingml.", "ms-word.")),
+                ("xlsx", ("spreadsheetml.", "ms-excel.")),
+                ("pptx", ("presentationml.", "ms-powerpoint.")),
+            ):
+                if any(m in content_type for m in markers):
+                    return kind, part
+    if "word/document.xml" in names:
+        return "docx", names["word/document.xml"]
+    if "mimetype" in names and z.getinfo(names["mimetype"]).file_size <= 256:
+        mimetype = _read_part(z, z.getinfo(names["mimetype"]), what, cap=256).strip()
+        if mimetype == b"application/epub+zip":
+            return "epub", None
+        if mimetype.startswith(b"application/vnd.oasis.opendocument."):
+            return "opendocument", None
+    return None, None
+
+
+# -- ZIP containers, read defensively ------------------------------------------------------
+def _zip_directory(path: Path) -> tuple[int, int] | None:
+    """Entry count and table-of-contents size from the ZIP's end record, found the way
+    zipfile finds it, so they can be checked before zipfile indexes every entry in memory.
+    None when there is no end record."""
+    with path.open("rb") as f:
+        size = f.seek(0, io.SEEK_END)
+        window = min(size, 22 + 0xFFFF + 20 + 56)
+        f.seek(size - window)
+        tail = f.read(window)
+    pos = len(tail) - 22
+    if pos < 0:
+        return None
+    if not (tail[pos : pos + 4] == b"PK\x05\x06" and tail[-2:] == b"\x00\x00"):
+        pos = tail.rfind(b"PK\x05\x06", 0, len(tail) - 21)
+        if pos < 0:
+            return None
+    *_, entries, directory_size, _offset, _comment = struct.unpack("<4s4H2LH", tail[pos : pos + 22])
+    locator = pos - 20
+    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":  # ZIP64
+        record = locator - 56
+        if record < 0 or tail[record : record + 4] != b"PK\x06\x06":
+            return None
+        fields = struct.unpack("<4sQ2H2L4Q", tail[record : record + 56])
+        entries, directory_size = fields[7], fields[8]
+    return entries, directory_size
+
+
+@contextmanager
+def open_zip(path: Path, what: str) -> Iterator[zipfile.ZipFile]:
+    """The ZIP at `path`, once its table of contents passes the zip-bomb checks."""
+    directory = _zip_directory(path)
+    if directory is None:
+        raise CorruptFile(f"{what} is damaged: its table of contents is missing.")
+    entries, directory_size = directory
+    if entries > MAX_ZIP_ENTRIES or directory_size > MAX_ZIP_DIRECTORY:
+        raise UnsafeFile(f"{what} was refused: it holds more than {MAX_ZIP_ENTRIES:,} parts.")
     try:
-        with zipfile.ZipFile(path) as z:
-            return "word/document.xml" in z.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
+        z = zipfile.ZipFile(path)
+    except Exception as exc:  # BadZipFile, NotImplementedError, ValueError, EOFError...
+        raise CorruptFile(f"{what} is damaged and could not be opened.") from exc
+    with z:
+        infos = z.infolist()
+        if len(infos) > MAX_ZIP_ENTRIES:
+            raise UnsafeFile(f"{what} was refused: it holds more than {MAX_ZIP_ENTRIES:,} parts.")
+        total = 0
+        for info in infos:
+            if info.flag_bits & 0x1:
+                raise EncryptedFile(
+                    f"{what} is password-protected; remove the password and upload it again."
+                )
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise CorruptFile(f"{what} uses a compression method Office files never use.")
+            total += info.file_size
+            if info.file_size > ZIP_RATIO_GRACE and (
+                info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1)
+            ):
+                raise UnsafeFile(
+                    f"{what} was refused: one of its parts would expand more than "
+                    f"{MAX_ZIP_RATIO} times when unpacked, which is how 'zip bombs' overload "
+                    "servers."
+                )
+        if total > MAX_ZIP_TOTAL:
+            raise UnsafeFile(
+                f"{what} was refused: it would unpack to more than {MAX_ZIP_TOTAL >> 20} MB, "
+                "which is how 'zip bombs' overload servers."
+            )
+        yield z
 
 
-def parse(path: Path, kind: str) -> Parsed:
-    parsed = _PARSERS[kind](path)
-    if not any(doc.text.strip() for doc in parsed.documents):
+class _PartReader:
+    """One ZIP part read in blocks, stopped as soon as it unpacks to more than it declared."""
+
+    def __init__(self, z: zipfile.ZipFile, info: zipfile.ZipInfo, what: str, cap: int):
+        if info.file_size > cap:
+            raise UnsafeFile(
+                f"{what} was refused: one of its parts unpacks to more than {cap >> 20} MB."
+            )
+        self._stream = z.open(info)
+        self._limit = info.file_size
+        self._what = what
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(READ_BLOCK if n is None or n < 0 else min(n, READ_BLOCK))
+        self.size += len(data)
+        if self.size > self._limit:
+            raise UnsafeFile(
+                f"{self._what} was refused: one of its parts unpacks to more data than it "
+                "declares, which is how 'zip bombs' hide their size."
+            )
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+@contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """Turn what can go wrong while unpacking and parsing XML into plain-words errors."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+
+    try:
+        yield
+    except DefusedXmlException as exc:
+        raise UnsafeFile(
+            f"{what} contains XML entity declarations (a DTD), which are not allowed."
+        ) from exc
+    except ParseError as exc:
+        raise CorruptFile(f"{what} is damaged: its text is not valid XML.") from exc
+    except zipfile.BadZipFile as exc:
+        raise CorruptFile(
+            f"{what} was refused: its contents do not match the sizes and checksums it "
+            "declares, so it is damaged or built to hide its real size."
+        ) from exc
+    except (EOFError, zlib.error, OSError, ValueError) as exc:
+        raise CorruptFile(f"{what} is damaged and could not be read.") from exc
+
+
+def _read_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, what: str, cap: int) -> bytes:
+    with _reading(what):
+        reader = _PartReader(z, info, what, cap)
+        try:
+            return b"".join(iter(reader.read, b""))
+        finally:
+            reader.close()
+
+
+def _read_xml(z: zipfile.ZipFile, name: str, what: str, cap: int):
+    """A small XML part (content types, styles) as an element tree, DTDs refused."""
+    from defusedxml.ElementTree import fromstring
+
+    data = _read_part(z, z.getinfo(name), what, cap)
+    with _reading(what):
+        return fromstring(data, forbid_dtd=True)
+
+
+# -- parsing --------------------------------------------------------------------------------
+def extract(path: Path, kind: str) -> Extracted:
+    """The text units of a file as plain data; refuses files with nothing to index."""
+    extracted = _PARSERS[kind](path)
+    extracted.units = [(text, meta) for text, meta in extracted.units if text.strip()]
+    if not extracted.units:
         if kind == "pdf":
             raise NoTextFound(
                 "No text could be extracted: the PDF may be scanned images (it needs OCR first)."
             )
         raise NoTextFound("The file contains no text to index.")
-    parsed.documents = [d for d in parsed.documents if d.text.strip()]
-    return parsed
+    return extracted
 
 
-def _parse_pdf(path: Path) -> Parsed:
+def to_parsed(extracted: Extracted) -> Parsed:
+    from llama_index.core import Document
+
+    documents = [Document(text=text, metadata=dict(meta)) for text, meta in extracted.units]
+    return Parsed(extracted.kind, documents, extracted.pages)
+
+
+def parse(path: Path, kind: str) -> Parsed:
+    """Parse in this process. Uploads go through `sandbox.parse`, which runs `extract` in a
+    child process with time and memory limits."""
+    return to_parsed(extract(path, kind))
+
+
+def _whole(kind: str, text: str) -> Extracted:
+    return Extracted(kind, [(text, {})], None)
+
+
+def _parse_pdf(path: Path) -> Extracted:
     import pypdf
-    from llama_index.readers.file import PDFReader
 
     try:
         reader = pypdf.PdfReader(path)
@@ -125,30 +412,134 @@ def _parse_pdf(path: Path) -> Parsed:
         raise
     except Exception as exc:  # pypdf raises many types on damaged files
         raise CorruptFile("The PDF is damaged and could not be read.") from exc
-    if reader.is_encrypted:
-        # Opens with an empty password (permissions-only encryption): read it ourselves.
-        docs = [
-            Document(text=p.extract_text() or "", metadata={"page": i + 1})
-            for i, p in enumerate(reader.pages)
-        ]
-        return Parsed("pdf", docs, pages)
     try:
-        docs = PDFReader(return_full_document=False).load_data(path)
+        labels = list(reader.page_labels)
+    except Exception:
+        labels = []
+    units = []
+    try:
+        for i, page in enumerate(reader.pages):
+            label = labels[i] if i < len(labels) else str(i + 1)
+            units.append((page.extract_text() or "", {"page": i + 1, "page_label": str(label)}))
     except Exception as exc:
         raise CorruptFile("The PDF is damaged and its text could not be read.") from exc
-    for i, doc in enumerate(docs):
-        doc.metadata = {"page": i + 1, "page_label": str(doc.metadata.get("page_label", i + 1))}
-    return Parsed("pdf", docs, pages)
+    return Extracted("pdf", units, pages)
 
 
-def _parse_docx(path: Path) -> Parsed:
-    from llama_index.readers.file import DocxReader
+def _parse_docx(path: Path) -> Extracted:
+    what = "The Word document"
+    with open_zip(path, what) as z:
+        kind, main = _zip_main_part(z, what)
+        if kind != "docx":
+            raise ContentMismatch("The file is named .docx but its content is not a Word document.")
+        names = {n.lower(): n for n in z.namelist()}
+        main = main or names.get("word/document.xml")
+        if main is None:
+            raise CorruptFile(f"{what} is damaged: the part holding its text is missing.")
+        levels = _heading_levels(z, names.get("word/styles.xml"), what)
+        blocks = _docx_blocks(z, main, levels, what)
+        # Headers and footers last (docx2txt, used before, kept them too).
+        extra = sorted(n for n in z.namelist() if re.fullmatch(r"word/(header|footer)\d*\.xml", n))
+        for name in extra:
+            blocks += _docx_blocks(z, name, levels, what)
+    return _whole("docx", "\n\n".join(blocks))
 
-    try:
-        docs = DocxReader().load_data(path)
-    except Exception as exc:
-        raise CorruptFile("The Word document is damaged and could not be read.") from exc
-    return Parsed("docx", [Document(text="\n\n".join(d.text for d in docs))], None)
+
+def _heading_levels(z: zipfile.ZipFile, styles: str | None, what: str) -> dict[str, int]:
+    """Heading level of each paragraph style id. Style ids are translated in localized Word
+    (German 'berschrift1'), their names are not ('heading 1')."""
+    if styles is None:
+        return {}
+    levels = {}
+    for style in _read_xml(z, styles, what, MAX_STYLES).iter(f"{W}style"):
+        sid = style.get(f"{W}styleId")
+        name_el = style.find(f"{W}name")
+        name = (name_el.get(f"{W}val", "") if name_el is not None else "").lower()
+        outline = style.find(f"{W}pPr/{W}outlineLvl")
+        if (m := re.fullmatch(r"heading ([1-9])", name)) is not None:
+            level = int(m.group(1))
+        elif name == "title":
+            level = 1
+        elif outline is not None:
+            level = _outline_level(outline.get(f"{W}val", ""))
+        else:
+            level = 0
+        if sid and level:
+            levels[sid] = level
+    return levels
+
+
+def _outline_level(value: str) -> int:
+    """Heading level of a w:outlineLvl value: 0-8 are headings 1-9, 9 is body text."""
+    return int(value) + 1 if len(value) == 1 and value in "012345678" else 0
+
+
+def _docx_blocks(z: zipfile.ZipFile, name: str, levels: dict[str, int], what: str) -> list[str]:
+    """Paragraphs (headings as Markdown headings) and table rows ('a | b') of one part,
+    streamed: finished paragraphs are dropped from the tree, so memory stays small."""
+    from defusedxml.ElementTree import iterparse
+
+    blocks: list[str] = []
+    paragraphs: list[dict] = []  # open paragraphs (text boxes nest them)
+    rows: list[list[str]] = []  # open table rows (tables nest)
+    cells: list[list[str]] = []  # open cells, their finished paragraphs
+    stack: list = []
+    fallback = 0  # inside mc:Fallback, which repeats mc:Choice (text boxes)
+    with _reading(what):
+        reader = _PartReader(z, z.getinfo(name), what, cap=MAX_XML_PART)
+        try:
+            for event, elem in iterparse(reader, ("start", "end"), forbid_dtd=True):
+                tag = elem.tag
+                if event == "start":
+                    stack.append(elem)
+                    if tag == MC_FALLBACK:
+                        fallback += 1
+                    elif fallback:
+                        pass
+                    elif tag == f"{W}p":
+                        paragraphs.append({"runs": [], "level": 0})
+                    elif tag == f"{W}tr":
+                        rows.append([])
+                    elif tag == f"{W}tc":
+                        cells.append([])
+                    continue
+                stack.pop()
+                if stack:  # every child seen so far has been read: drop them from the tree
+                    stack[-1].clear()
+                if tag == MC_FALLBACK:
+                    fallback -= 1
+                if fallback or tag == MC_FALLBACK:
+                    continue
+                if paragraphs:
+                    runs = paragraphs[-1]["runs"]
+                    if tag == f"{W}t":
+                        runs.append(elem.text or "")
+                    elif tag == f"{W}tab":
+                        runs.append("\t")
+                    elif tag in (f"{W}br", f"{W}cr"):
+                        runs.append("\n")
+                    elif tag == f"{W}pStyle":
+                        paragraphs[-1]["level"] = levels.get(elem.get(f"{W}val", ""), 0)
+                    elif tag == f"{W}outlineLvl":
+                        paragraphs[-1]["level"] = _outline_level(elem.get(f"{W}val", ""))
+                if tag == f"{W}p" and paragraphs:
+                    done = paragraphs.pop()
+                    text = "".join(done["runs"]).strip()
+                    if text and done["level"]:
+                        text = f"{'#' * min(done['level'], 6)} {' '.join(text.split())}"
+                    if text:
+                        (cells[-1] if cells else blocks).append(text)
+                elif tag == f"{W}tc" and cells:
+                    cell = " ".join(cells.pop())
+                    if rows:
+                        rows[-1].append(cell)
+                elif tag == f"{W}tr" and rows:
+                    row = rows.pop()
+                    if any(c.strip() for c in row):
+                        (cells[-1] if cells else blocks).append(" | ".join(row))
+        finally:
+            reader.close()
+    return blocks
 
 
 def read_text(path: Path) -> str:
@@ -171,15 +562,15 @@ def read_text(path: Path) -> str:
     return str(next((m for m in tied if m.encoding == "cp1252"), best))
 
 
-def _parse_text(path: Path) -> Parsed:
-    return Parsed("text", [Document(text=read_text(path))], None)
+def _parse_text(path: Path) -> Extracted:
+    return _whole("text", read_text(path))
 
 
-def _parse_markdown(path: Path) -> Parsed:
-    return Parsed("markdown", [Document(text=read_text(path))], None)
+def _parse_markdown(path: Path) -> Extracted:
+    return _whole("markdown", read_text(path))
 
 
-def _parse_html(path: Path) -> Parsed:
+def _parse_html(path: Path) -> Extracted:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(read_text(path), "html.parser")
@@ -193,19 +584,22 @@ def _parse_html(path: Path) -> Parsed:
         block.insert_after("\n")
     text = re.sub(r"\n{3,}", "\n\n", soup.get_text())
     text = "\n".join(line.strip() for line in text.splitlines())
-    return Parsed("html", [Document(text=text.strip())], None)
+    return _whole("html", text.strip())
 
 
-def _parse_csv(path: Path) -> Parsed:
+def _parse_csv(path: Path) -> Extracted:
     text = read_text(path)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
+    try:
+        rows = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
+        raise CorruptFile(f"The CSV could not be read ({exc}).") from exc
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
-        return Parsed("csv", [Document(text="")], None)
+        return _whole("csv", "")
     header, body = rows[0], rows[1:]
     # One line per row, each value with its column name, so a chunk stands on its own
     # (short rows simply have fewer cells: zip is not strict).
@@ -217,17 +611,20 @@ def _parse_csv(path: Path) -> Parsed:
         )
         for row in body
     ] or [", ".join(header)]
-    return Parsed("csv", [Document(text="\n".join(lines))], None)
+    return _whole("csv", "\n".join(lines))
 
 
-def _parse_json(path: Path) -> Parsed:
+def _parse_json(path: Path) -> Extracted:
+    text = read_text(path)
     try:
-        data = json.loads(read_text(path))
+        data = json.loads(text)
+        lines: list[str] = []
+        _flatten(data, "", lines)
     except json.JSONDecodeError as exc:
         raise CorruptFile(f"The JSON is not valid (line {exc.lineno}: {exc.msg}).") from exc
-    lines: list[str] = []
-    _flatten(data, "", lines)
-    return Parsed("json", [Document(text="\n".join(lines))], None)
+    except RecursionError as exc:
+        raise CorruptFile("The JSON is nested too deeply to be read.") from exc
+    return _whole("json", "\n".join(lines))
 
 
 def _flatten(value, prefix: str, out: list[str]) -> None:

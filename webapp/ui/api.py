@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 def build_api(services) -> None:
     settings = services.settings
 
+    def who(request: gr.Request | None) -> str:
+        try:
+            return owner_of(request, settings)
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
+
     def chat(
         question: str,
         use_rag: bool = True,
@@ -39,7 +45,9 @@ def build_api(services) -> None:
             options = ChatOptions(
                 bool(use_rag), top_k, temperature, max_new_tokens, adapter or None
             ).checked()
-            for answer in services.chat.stream(owner_of(request, settings), question, [], options):
+            owner = who(request)
+            services.chat_limit.check(owner)
+            for answer in services.chat.stream(owner, question, [], options):
                 yield answer.as_dict()
         except WebappError as exc:
             raise gr.Error(str(exc)) from exc
@@ -49,24 +57,34 @@ def build_api(services) -> None:
 
     def list_documents(request: gr.Request = None) -> list[dict]:
         """Your documents: id, file, chunks, pages, bytes, added."""
-        docs = services.knowledge.list_documents(owner_of(request, settings))
+        docs = services.knowledge.list_documents(who(request))
         return [d.as_dict() for d in docs]
 
     def list_adapters(request: gr.Request = None) -> list[dict]:
         """Your adapters (name, method, dataset, epochs, losses, ...); pass a name as
         `adapter` to /chat to answer with it."""
-        return [a.summary() for a in services.adapters.list(owner_of(request, settings))]
+        return [a.summary() for a in services.adapters.list(who(request))]
 
     def delete_document(doc_id: str, request: gr.Request = None) -> dict:
         """Delete one document (all its chunks and its stored original)."""
         try:
-            info = services.knowledge.delete(owner_of(request, settings), doc_id)
+            info = services.knowledge.delete(who(request), doc_id)
         except WebappError as exc:
             raise gr.Error(str(exc)) from exc
         return {"deleted": info.id, "file": info.file}
 
+    def delete_my_data(confirm: str, request: gr.Request = None) -> dict:
+        """Delete everything of yours (documents, adapters, question sets, evaluation runs).
+        Pass confirm="delete everything"; returns how many of each were deleted."""
+        if confirm != "delete everything":
+            raise gr.Error('Nothing deleted: pass confirm="delete everything".')
+        try:
+            return services.delete_owner(who(request))
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
+
     def upload(files: list[str] | None, request: gr.Request) -> list[dict]:
-        owner = owner_of(request, settings)
+        owner = who(request)
         items = [(Path(p), Path(p).name) for p in files or []]
         results = services.knowledge.ingest_files(owner, items)
         return [
@@ -86,6 +104,9 @@ def build_api(services) -> None:
     gr.api(list_adapters, api_name="list_adapters")
     gr.api(
         delete_document, api_name="delete_document", concurrency_id="ingest", concurrency_limit=1
+    )
+    gr.api(
+        delete_my_data, api_name="delete_my_data", concurrency_id="ingest", concurrency_limit=1
     )
     # Files need a File component to travel through the API; these two stay hidden in the UI.
     picker = gr.File(file_count="multiple", type="filepath", visible=False, label="files")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 from pathlib import Path
 
 import gradio as gr
 
+from webapp.errors import WebappError
+from webapp.ui.account import build_account_bar, build_delete_all
 from webapp.ui.adapters_tab import build_adapters_tab
 from webapp.ui.api import build_api
 from webapp.ui.chat_tab import build_chat_tab
@@ -35,12 +38,15 @@ def theme() -> gr.themes.Theme:
 def build_app(services) -> gr.Blocks:
     # Uploads are copied into storage at once; Gradio's own copies go after an hour.
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600), fill_width=True) as demo:
-        with gr.Row(elem_id="header"):
+        with gr.Row(elem_id="header", equal_height=False):
             gr.HTML(
-                f"<div class='brand'><img src='{logo_data_uri()}' alt=''>"
+                scale=3,
+                padding=False,
+                value=f"<div class='brand'><img src='{logo_data_uri()}' alt=''>"
                 f"<div><h1>{TITLE}</h1><p>Chat with your own documents — private, offline, "
-                "with sources.</p></div></div>"
+                "with sources.</p></div></div>",
             )
+            account_fill, account_targets = build_account_bar(services)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 chat_model = build_chat_tab(services)
@@ -53,19 +59,46 @@ def build_app(services) -> gr.Blocks:
                 )
             with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
                 eval_refresh, eval_inputs, eval_targets = build_evaluate_tab(services, chat_model)
+        refreshes = [
+            (when_signed_in(refresh, len(targets)), None, targets),
+            (
+                when_signed_in(adapters_refresh, len(adapters_targets)),
+                adapters_inputs,
+                adapters_targets,
+            ),
+            (when_signed_in(eval_refresh, len(eval_targets)), eval_inputs, eval_targets),
+        ]
+        build_delete_all(services, refreshes)
         # Adapters and runs made elsewhere appear when the tab is opened.
-        evaluate_tab.select(eval_refresh, eval_inputs, eval_targets, api_visibility="private")
+        evaluate_tab.select(*refreshes[2], api_visibility="private")
         build_api(services)
-        demo.load(refresh, None, targets, api_visibility="private")
-        demo.load(adapters_refresh, adapters_inputs, adapters_targets, api_visibility="private")
-        demo.load(eval_refresh, eval_inputs, eval_targets, api_visibility="private")
+        demo.load(account_fill, None, account_targets, api_visibility="private")
+        for fn, inputs, outputs in refreshes:
+            demo.load(fn, inputs, outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=64)
     return demo
 
 
-def launch_options(settings) -> dict:
+def when_signed_in(fn, outputs: int):
+    """A page-load refresh that leaves the page as it is for a visitor not yet signed in
+    (Hugging Face mode before sign-in) instead of showing an error."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except WebappError:
+            skip = tuple(gr.skip() for _ in range(outputs))
+            return skip if outputs > 1 else skip[0]
+
+    return run
+
+
+def launch_options(services) -> dict:
+    settings = services.settings
     storage = settings.storage_dir.resolve()
     return dict(
+        **_sign_in_options(services),
         server_name=settings.host,
         server_port=settings.port,
         theme=theme(),
@@ -75,6 +108,31 @@ def launch_options(settings) -> dict:
         # Per-file limits are checked by the knowledge base with a clear message per file;
         # this bound only stops absurd requests before they reach it.
         max_file_size=f"{int(settings.max_upload_mb * 4)}mb",
-        show_error=True,
+        # Locally the owner sees unexpected errors; public visitors see plain messages only.
+        show_error=not settings.public,
         footer_links=["api"],
     )
+
+
+def _sign_in_options(services) -> dict:
+    settings = services.settings
+    match settings.auth:
+        case "password":
+            if not services.users.names():
+                raise WebappError(
+                    "Password mode needs at least one user: create one with "
+                    "`webapp users add NAME` (the password is read from standard input)."
+                )
+            return dict(auth=services.users.verify, auth_message="Sign in to DocChat.")
+        case "anonymous":
+            from starlette.middleware import Middleware
+
+            from webapp.ui.identity import WorkspaceCookie
+
+            cookie = Middleware(
+                WorkspaceCookie,
+                workspaces=services.workspaces,
+                max_age_s=int(settings.anonymous_idle_minutes * 60),
+            )
+            return dict(app_kwargs={"middleware": [cookie]})
+    return {}

@@ -140,7 +140,11 @@ def build_chat_tab(services) -> gr.Dropdown:
         if not message:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        owner = owner_of(request, settings)
+        try:
+            owner = owner_of(request, settings)
+            services.chat_limit.check(owner)
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
         shown = list(shown or []) + [{"role": "user", "content": safe_answer(message)}]
         options = ChatOptions(bool(rag), int(k), float(temp), int(max_tokens), adapter_of(choice))
         base = list(history or [])

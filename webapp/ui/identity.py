@@ -1,15 +1,142 @@
 """Who is asking. The owner always comes from the server side, never from a client-sent id.
 
-Local mode: one local user. (Password, Hugging Face OAuth and anonymous workspaces plug in
-here, so every handler already asks this function instead of trusting the client.)
+- local: the one local user (WEBAPP_LOCAL_USER).
+- password: the account Gradio's login checked (`request.username`).
+- hf: the Hugging Face sign-in stored in the server's signed session cookie.
+- anonymous: a random workspace secret the server issued as an HttpOnly cookie
+  (`WorkspaceCookie` below). The session_hash a client sends is never used: it is only a
+  page-load id chosen by the browser.
 """
 
 from __future__ import annotations
 
+from http.cookies import SimpleCookie
+
 import gradio as gr
 
 from webapp.config import Settings
+from webapp.users import PREFIX, NotSignedIn, Workspaces
+
+COOKIE = "docchat_workspace"
 
 
 def owner_of(request: gr.Request | None, settings: Settings) -> str:
-    return settings.local_user
+    match settings.auth:
+        case "local":
+            return settings.local_user
+        case "password":
+            name = getattr(request, "username", None) if request else None
+            if not name:
+                raise NotSignedIn("Please sign in first.")
+            return PREFIX["password"] + name
+        case "hf":
+            name = hf_username(request)
+            if not name:
+                raise NotSignedIn("Sign in with Hugging Face (top right) to use DocChat.")
+            return PREFIX["hf"] + name
+        case "anonymous":
+            token = _cookies(request).get(COOKIE)
+            if not token or len(token) < 32:
+                raise NotSignedIn("This browser blocks cookies, which hold your private workspace.")
+            return Workspaces.owner(token)
+    raise NotSignedIn("Unknown sign-in mode.")
+
+
+def display_name(request: gr.Request | None, settings: Settings) -> str | None:
+    """What the page shows as 'signed in as'; None when nobody is signed in."""
+    match settings.auth:
+        case "local":
+            return None
+        case "password":
+            return getattr(request, "username", None) if request else None
+        case "hf":
+            return hf_username(request)
+        case _:
+            return "a private temporary workspace"
+
+
+def hf_username(request: gr.Request | None) -> str | None:
+    if request is None:
+        return None
+    inner = getattr(request, "request", None)
+    try:
+        session = inner.session if inner is not None else request.session
+    except (AssertionError, AttributeError):  # no session middleware: not signed in
+        return None
+    info = (session or {}).get("oauth_info") or {}
+    return (info.get("userinfo") or {}).get("preferred_username")
+
+
+def _cookies(request: gr.Request | None) -> dict:
+    if request is None:
+        return {}
+    try:
+        return dict(request.cookies or {})
+    except AttributeError:
+        return {}
+
+
+class WorkspaceCookie:
+    """ASGI middleware for anonymous mode: every browser gets a random workspace secret.
+
+    A request without the cookie gets a new secret, both on the request (so the handlers of
+    this very request see it) and on the response. Each request marks its workspace as used.
+    """
+
+    def __init__(self, app, workspaces: Workspaces, max_age_s: int):
+        self.app = app
+        self.workspaces = workspaces
+        self.max_age_s = max_age_s
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = list(scope.get("headers", []))
+        token = _cookie_from_headers(headers)
+        fresh = token is None
+        if fresh:
+            token = Workspaces.new_token()
+            scope = {**scope, "headers": _with_cookie(headers, f"{COOKIE}={token}".encode())}
+        self.workspaces.touch(Workspaces.owner(token))
+        secure = _is_https(scope)
+
+        async def send_with_cookie(message):
+            if fresh and message["type"] == "http.response.start":
+                attrs = f"Path=/; Max-Age={self.max_age_s}; HttpOnly; " + (
+                    "SameSite=None; Secure" if secure else "SameSite=Lax"
+                )
+                extra = (b"set-cookie", f"{COOKIE}={token}; {attrs}".encode())
+                message = {**message, "headers": [*message.get("headers", []), extra]}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_cookie)
+
+
+def _cookie_from_headers(headers) -> str | None:
+    for key, value in headers:
+        if key == b"cookie":
+            jar = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:
+                continue
+            if COOKIE in jar and len(jar[COOKIE].value) >= 32:
+                return jar[COOKIE].value
+    return None
+
+
+def _with_cookie(headers: list, pair: bytes) -> list:
+    """Add a cookie to the request's (first) Cookie header, where frameworks read it."""
+    for i, (key, value) in enumerate(headers):
+        if key == b"cookie":
+            return [*headers[:i], (key, value + b"; " + pair), *headers[i + 1 :]]
+    return [*headers, (b"cookie", pair)]
+
+
+def _is_https(scope) -> bool:
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    for key, value in scope.get("headers", []):
+        if key == b"x-forwarded-proto" and value.split(b",")[0].strip() == b"https":
+            return True
+    return False

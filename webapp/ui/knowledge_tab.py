@@ -9,7 +9,7 @@ import gradio as gr
 
 from webapp.errors import WebappError
 from webapp.ui.identity import owner_of
-from webapp.ui.render import human_bytes, short_date
+from webapp.ui.render import escape_markdown, human_bytes, short_date
 
 DOC_HEADERS = ["File", "Pages", "Chunks", "Size", "Added"]
 RESULT_HEADERS = ["File", "Result"]
@@ -31,6 +31,16 @@ def document_rows(docs) -> list[list]:
 
 def document_choices(docs) -> list[tuple[str, str]]:
     return [(f"{d.file} · {short_date(d.added)}", d.id) for d in docs]
+
+
+def interrupted_notice(records) -> str:
+    """Uploads a server stop cut short, one line each (file names escaped: untrusted)."""
+    from webapp.knowledge.base import INTERRUPTED
+
+    return "\n".join(
+        f"- {INTERRUPTED.format(file=escape_markdown(r['file']))} ({short_date(r['when'])})"
+        for r in records
+    )
 
 
 def build_knowledge_tab(services) -> tuple:
@@ -61,6 +71,11 @@ def build_knowledge_tab(services) -> tuple:
                 elem_id="upload-results",
             )
         with gr.Column(scale=3):
+            with gr.Row(equal_height=True, visible=False) as notice_row:
+                notice = gr.Markdown(elem_id="interrupted-uploads")
+                dismiss = gr.Button(
+                    "Dismiss", scale=0, min_width=100, elem_id="dismiss-interrupted"
+                )
             docs = gr.Dataframe(
                 headers=DOC_HEADERS,
                 label="Your documents",
@@ -87,15 +102,24 @@ def build_knowledge_tab(services) -> tuple:
             )
 
     def refresh(request: gr.Request):
-        listed = kb().list_documents(owner_of(request, settings))
+        owner = owner_of(request, settings)
+        listed = kb().list_documents(owner)
         choices = document_choices(listed)
-        return document_rows(listed), gr.update(
-            choices=choices, value=choices[0][1] if choices else None
+        cut_short = kb().interrupted(owner)
+        return (
+            document_rows(listed),
+            gr.update(choices=choices, value=choices[0][1] if choices else None),
+            interrupted_notice(cut_short),
+            gr.update(visible=bool(cut_short)),
         )
+
+    def dismiss_notice(request: gr.Request):
+        kb().dismiss_interrupted(owner_of(request, settings))
+        return gr.update(value=""), gr.update(visible=False)
 
     def ingest(paths, request: gr.Request, progress=gr.Progress()):
         if not paths:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (gr.skip(),) * 6
         owner = owner_of(request, settings)
         items = [(Path(p), Path(p).name) for p in paths]
         progress(0, desc="Starting")
@@ -106,8 +130,7 @@ def build_knowledge_tab(services) -> tuple:
             gr.Warning(
                 f"{len(failed)} of {len(done)} file(s) could not be indexed; see Last upload."
             )
-        table, dropdown = refresh(request)
-        return rows, table, dropdown, None
+        return rows, *refresh(request), None
 
     def remove(doc_id, request: gr.Request):
         if not doc_id:
@@ -117,7 +140,7 @@ def build_knowledge_tab(services) -> tuple:
         except WebappError as exc:
             raise gr.Error(str(exc)) from exc
         gr.Info(f"Deleted {info.file}.")
-        table, dropdown = refresh(request)
+        table, dropdown, *_ = refresh(request)
         return table, dropdown, gr.update(visible=False, value=None)
 
     def show_chunks(doc_id, request: gr.Request):
@@ -141,7 +164,7 @@ def build_knowledge_tab(services) -> tuple:
     files.upload(
         ingest,
         [files],
-        [results, docs, picked, files],
+        [results, docs, picked, notice, notice_row, files],
         concurrency_id="ingest",
         concurrency_limit=1,
         api_visibility="private",
@@ -149,4 +172,5 @@ def build_knowledge_tab(services) -> tuple:
     )
     delete.click(remove, [picked], [docs, picked, chunk_table], api_visibility="private")
     show.click(show_chunks, [picked], [chunk_table], api_visibility="private")
-    return refresh, [docs, picked]
+    dismiss.click(dismiss_notice, None, [notice, notice_row], api_visibility="private")
+    return refresh, [docs, picked, notice, notice_row]

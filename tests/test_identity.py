@@ -1,0 +1,170 @@
+"""Who owns what: password accounts, the owner of each sign-in mode, anonymous workspaces
+(cookie, expiry), 'delete all my data', the chat rate limit, and the CLI's --user."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import gradio as gr
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from tests.conftest import DEMO_DOCS, ROOT
+from webapp.chat.ratelimit import RateLimited, RateLimiter
+from webapp.config import Settings
+from webapp.evaluation.qasets import QAItem, QASet
+from webapp.ui.identity import COOKIE, WorkspaceCookie, owner_of
+from webapp.users import NotSignedIn, UserError, UsersFile, Workspaces
+
+
+def test_passwords_are_stored_hashed_and_checked(tmp_path):
+    users = UsersFile(tmp_path / "users.json")
+    assert users.add("alice", "correct horse") is True
+    assert users.add("alice", "battery staple") is False  # a new password for the same user
+    raw = (tmp_path / "users.json").read_text()
+    assert "battery" not in raw and "scrypt$" in raw
+    assert stat.S_IMODE(os.stat(tmp_path / "users.json").st_mode) == 0o600
+    assert users.verify("alice", "battery staple")
+    assert not users.verify("alice", "correct horse")
+    assert not users.verify("mallory", "battery staple")
+    with pytest.raises(UserError, match="8 characters"):
+        users.add("bob", "short")
+    with pytest.raises(UserError, match="user name"):
+        users.add("../etc", "long enough password")
+    assert users.names() == ["alice"]
+
+
+def _request(**kwargs) -> gr.Request:
+    scope = {"type": "http", "headers": kwargs.pop("headers", []), **kwargs.pop("scope", {})}
+    return gr.Request(request=Request(scope), **kwargs)
+
+
+def test_each_sign_in_mode_has_its_own_owner_names(tmp_path):
+    def settings(mode):
+        return Settings(storage_dir=tmp_path, auth=mode)
+
+    assert owner_of(_request(), settings("local")) == "local"
+    assert owner_of(_request(username="local"), settings("password")) == "user:local"
+    with pytest.raises(NotSignedIn):
+        owner_of(_request(), settings("password"))
+    signed = _request(scope={"session": {"oauth_info": {"userinfo": {"preferred_username": "al"}}}})
+    assert owner_of(signed, settings("hf")) == "hf:al"
+    with pytest.raises(NotSignedIn):
+        owner_of(_request(scope={"session": {}}), settings("hf"))
+    token = Workspaces.new_token()
+    cookie = _request(headers=[(b"cookie", f"{COOKIE}={token}".encode())])
+    owner = owner_of(cookie, settings("anonymous"))
+    assert owner.startswith("anon:") and token not in owner
+    # The page-load id a browser sends is never an identity.
+    with pytest.raises(NotSignedIn):
+        owner_of(_request(session_hash="x" * 40), settings("anonymous"))
+
+
+def test_workspace_cookie_is_issued_once_and_kept(tmp_path):
+    seen = Workspaces(tmp_path, idle_minutes=5, delete=lambda owner: None)
+
+    def whoami(request):
+        return PlainTextResponse(Workspaces.owner(request.cookies[COOKIE]))
+
+    app = Starlette(
+        routes=[Route("/", whoami)],
+        middleware=[Middleware(WorkspaceCookie, workspaces=seen, max_age_s=300)],
+    )
+    first, second = TestClient(app), TestClient(app)
+    a1 = first.get("/")
+    assert "HttpOnly" in a1.headers["set-cookie"] and "SameSite=Lax" in a1.headers["set-cookie"]
+    a2 = first.get("/")
+    assert a1.text == a2.text and "set-cookie" not in a2.headers
+    b = second.get("/")
+    assert b.text != a1.text  # another browser, another workspace
+    assert set(seen._seen) == {a1.text, b.text}
+    forged = TestClient(app).get("/", headers={"cookie": f"{COOKIE}=short"})
+    assert forged.text not in (a1.text, b.text)  # a too-short value gets a fresh workspace
+
+
+def test_idle_workspaces_are_deleted_with_all_their_data(make_services):
+    services = make_services(auth="anonymous", anonymous_idle_minutes=1)
+    idle, active = Workspaces.owner("a" * 40), Workspaces.owner("b" * 40)
+    for owner in (idle, active):
+        assert services.knowledge.ingest(owner, DEMO_DOCS[0], DEMO_DOCS[0].name).ok
+        services.qasets.save(owner, QASet("mine", [QAItem("q?", "a")]))
+    workspaces = services.workspaces
+    workspaces.touch(idle, now=1000.0)
+    workspaces.touch(active, now=1050.0)
+    assert workspaces.reap(now=1100.0) == [idle]
+    assert services.knowledge.list_documents(idle) == []
+    assert services.qasets.list(idle) == []
+    assert len(services.knowledge.list_documents(active)) == 1
+    assert services.qasets.list(active) == ["mine"]
+    uploads = services.settings.storage_dir / "uploads"
+    assert len([p for p in uploads.iterdir() if any(p.iterdir())]) == 1
+    # The last-use times survive a restart, so a visitor who never returns is still removed.
+    saved = json.loads((services.settings.storage_dir / "workspaces.json").read_text())
+    assert list(saved) == [active]
+
+
+def test_delete_all_my_data_leaves_other_users_alone(make_services):
+    services = make_services()
+    for owner in ("alice", "bob"):
+        for path in DEMO_DOCS:
+            assert services.knowledge.ingest(owner, path, path.name).ok
+        services.qasets.save(owner, QASet("set", [QAItem("q?", "a")]))
+        services.evals.save(owner, {"run_id": "20260101-000000-abcdef", "configs": []})
+    removed = services.delete_owner("alice")
+    assert removed == {"documents": 2, "adapters": 0, "evaluations": 1, "question_sets": 1}
+    assert services.knowledge.list_documents("alice") == []
+    assert services.evals.list("alice") == [] and services.qasets.list("alice") == []
+    assert len(services.knowledge.list_documents("bob")) == 2
+    assert len(services.evals.list("bob")) == 1 and services.qasets.list("bob") == ["set"]
+    # Alice can start again from nothing.
+    assert services.knowledge.ingest("alice", DEMO_DOCS[0], DEMO_DOCS[0].name).status == "indexed"
+
+
+def test_chat_rate_limit_counts_per_user_per_minute():
+    limit = RateLimiter(per_minute=3)
+    for t in (0, 1, 2):
+        limit.check("alice", now=t)
+    limit.check("bob", now=2)  # another user is not slowed down
+    with pytest.raises(RateLimited, match="wait 58 s"):
+        limit.check("alice", now=2.5)
+    limit.check("alice", now=60.5)  # the first question left the window
+
+
+def _cli(*args, stdin: str | None = None, env: dict | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "webapp", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=180,
+    )
+
+
+def test_cli_acts_for_a_named_user(isolated_storage):
+    password = {"WEBAPP_AUTH": "password"}
+    added = _cli("users", "add", "alice", stdin="a long password\n", env=password)
+    assert added.returncode == 0, added.stderr
+    assert "a long password" not in (isolated_storage / "users.json").read_text()
+    ingest = _cli("ingest", "--user", "alice", str(DEMO_DOCS[0]), env=password)
+    assert ingest.returncode == 0, ingest.stderr
+    mine = _cli("docs", "list", "--json", "--user", "alice", env=password)
+    assert [d["file"] for d in json.loads(mine.stdout)] == [DEMO_DOCS[0].name]
+    assert json.loads(_cli("docs", "list", "--json").stdout) == []  # the local user's
+    unknown = _cli("docs", "list", "--user", "mallory", env=password)
+    assert unknown.returncode == 2 and "no user 'mallory'" in unknown.stderr
+    refused = _cli("delete-data", "--user", "alice", env=password)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    gone = _cli("delete-data", "--user", "alice", "--yes", env=password)
+    assert gone.returncode == 0 and "1 documents" in gone.stdout
+    assert json.loads(_cli("docs", "list", "--json", "--user", "alice", env=password).stdout) == []

@@ -1,0 +1,105 @@
+"""The account corner of the page: who is signed in, sign-in/out, notices about where data
+lives, and "Delete all my data" (with a confirmation step)."""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+
+import gradio as gr
+
+from webapp.errors import WebappError
+from webapp.ui.identity import display_name, owner_of
+
+log = logging.getLogger(__name__)
+
+
+def storage_notice(settings) -> str | None:
+    """Why a user's documents may not last, in plain words (None when they do)."""
+    if settings.auth == "anonymous":
+        minutes = settings.anonymous_idle_minutes
+        idle = f"{minutes / 60:g} hours" if minutes >= 120 else f"{minutes:g} minutes"
+        return (
+            "This is your private, temporary workspace: nobody else can see it, and it is "
+            f"deleted with everything in it after {idle} without use."
+        )
+    if os.environ.get("SPACE_ID") and not str(settings.storage_dir.resolve()).startswith("/data"):
+        return (
+            "This Space has no persistent storage: your documents and adapters are temporary "
+            "and disappear when the Space restarts."
+        )
+    return None
+
+
+def build_account_bar(services) -> tuple:
+    """Signed-in line (and the Hugging Face sign-in button in hf mode); returns the load
+    event's (function, outputs) so the page fills it in for each visitor."""
+    settings = services.settings
+    with gr.Column(elem_id="account", scale=2, min_width=280):
+        who = gr.HTML("", elem_id="account-who", padding=False)
+        if settings.auth == "hf":
+            gr.LoginButton(size="sm")
+        notice = storage_notice(settings)
+        if notice:
+            gr.HTML(
+                f"<div class='notice'>{html.escape(notice)}</div>",
+                elem_id="storage-notice",
+                padding=False,
+            )
+
+    def fill(request: gr.Request):
+        name = display_name(request, settings)
+        if name is None or settings.auth == "anonymous":  # the notice already says it
+            return ""
+        text = f"Signed in as <b>{html.escape(name)}</b>"
+        if settings.auth == "password":
+            text += " · <a href='/logout'>Sign out</a>"
+        return text
+
+    return fill, [who]
+
+
+def build_delete_all(services, after) -> gr.Button:
+    """A 'Your data' panel: what is kept, and a two-step 'Delete all my data'."""
+    settings = services.settings
+    with gr.Accordion("Your data", open=False, elem_id="your-data"):
+        gr.Markdown(
+            "Your documents (and their original files), adapters, question sets and evaluation "
+            "runs are yours alone. Deleting them removes everything at once and cannot be "
+            "undone. Chats are never stored: they live in this browser tab only."
+        )
+        with gr.Row():
+            wide = dict(scale=0, min_width=230)
+            ask = gr.Button("Delete all my data", variant="stop", **wide)
+            confirm = gr.Button("Yes, delete everything", variant="stop", visible=False, **wide)
+            keep = gr.Button("Keep my data", visible=False, **wide)
+        result = gr.Markdown("")
+
+    show = (gr.update(visible=False), gr.update(visible=True), gr.update(visible=True))
+    hide = (gr.update(visible=True), gr.update(visible=False), gr.update(visible=False))
+    ask.click(lambda: (*show, ""), None, [ask, confirm, keep, result], api_visibility="private")
+    keep.click(lambda: hide, None, [ask, confirm, keep], api_visibility="private")
+
+    def delete_all(request: gr.Request):
+        try:
+            removed = services.delete_owner(owner_of(request, settings))
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            log.exception("delete all data failed")
+            raise gr.Error("Deleting your data failed; please try again.") from exc
+        done = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in removed.items())
+        return (*hide, f"Deleted: {done}.")
+
+    event = confirm.click(
+        delete_all,
+        None,
+        [ask, confirm, keep, result],
+        api_visibility="private",
+        concurrency_id="ingest",
+        concurrency_limit=1,
+    )
+    for fn, inputs, outputs in after:  # lists on the other tabs show the empty state
+        event = event.then(fn, inputs, outputs, api_visibility="private")
+    return confirm

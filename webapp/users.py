@@ -1,0 +1,195 @@
+"""Who owns data: the owner name of each sign-in mode, password accounts, anonymous workspaces.
+
+Every store is keyed by an owner string, and that string always comes from the server side:
+the local user, a password account checked by Gradio's login, a Hugging Face sign-in held in
+the server's session, or a random workspace cookie the server issued. Each mode has its own
+prefix, so a password account named "local" can never reach the local user's data.
+
+Passwords are stored as scrypt hashes (standard library, memory-hard); the users file is
+written atomically and readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from webapp.errors import WebappError
+
+PREFIX = {"password": "user:", "hf": "hf:", "anonymous": "anon:"}
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class NotSignedIn(WebappError):
+    pass
+
+
+class UserError(WebappError):
+    pass
+
+
+def owner_for(mode: str, name: str, local_user: str = "local") -> str:
+    """The owner string of `name` in a sign-in mode (what the CLI's --user NAME acts as)."""
+    if mode == "local":
+        return name or local_user
+    return PREFIX[mode] + name
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name or ""):
+        raise UserError(
+            "A user name is 1 to 64 letters, digits or . _ @ - and starts with a letter or digit."
+        )
+    return name
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), **_SCRYPT)
+    except (ValueError, TypeError):
+        return False
+    return scheme == "scrypt" and hmac.compare_digest(got, expected)
+
+
+class UsersFile:
+    """Password accounts: {"users": {name: scrypt hash}} in one JSON file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _load(self) -> dict[str, str]:
+        if not self.path.is_file():
+            return {}
+        try:
+            return dict(json.loads(self.path.read_text(encoding="utf-8"))["users"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError("The users file is damaged; fix or recreate it.") from exc
+
+    def _save(self, users: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"users": users}, f, indent=1, sort_keys=True)
+        tmp.replace(self.path)
+
+    def names(self) -> list[str]:
+        return sorted(self._load())
+
+    def add(self, name: str, password: str) -> bool:
+        """Create or change an account; True when it is new."""
+        check_name(name)
+        if len(password) < 8:
+            raise UserError("The password needs at least 8 characters.")
+        users = self._load()
+        new = name not in users
+        users[name] = hash_password(password)
+        self._save(users)
+        return new
+
+    def remove(self, name: str) -> None:
+        users = self._load()
+        if users.pop(name, None) is None:
+            raise UserError(f"There is no user '{name}'.")
+        self._save(users)
+
+    def verify(self, name: str, password: str) -> bool:
+        stored = self._load().get(name)
+        if stored is None:
+            verify_password(password, hash_password("timing"))  # same time for unknown names
+            return False
+        return verify_password(password, stored)
+
+
+class Workspaces:
+    """Anonymous mode: when each workspace was last used; idle ones are deleted with all data.
+
+    Last-use times are kept in memory and written to storage/workspaces.json at most every
+    30 s, so a restart still expires workspaces of visitors who never come back.
+    """
+
+    def __init__(self, storage_dir: Path, idle_minutes: float, delete: Callable[[str], None]):
+        self.path = storage_dir / "workspaces.json"
+        self.idle_s = idle_minutes * 60
+        self.delete = delete
+        self._lock = threading.Lock()
+        self._seen = self._read()
+        self._saved = 0.0
+
+    @staticmethod
+    def new_token() -> str:
+        return secrets.token_urlsafe(32)
+
+    @staticmethod
+    def owner(token: str) -> str:
+        """The workspace's owner: a hash of the secret cookie (the cookie itself is never
+        stored or logged)."""
+        return PREFIX["anonymous"] + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+    def _read(self) -> dict[str, float]:
+        try:
+            return {k: float(v) for k, v in json.loads(self.path.read_text()).items()}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def touch(self, owner: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._lock:
+            self._seen[owner] = now
+            if now - self._saved > 30:
+                self._write(now)
+
+    def _write(self, now: float) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(".workspaces.json.tmp")
+        tmp.write_text(json.dumps(self._seen))
+        tmp.replace(self.path)
+        self._saved = now
+
+    def reap(self, now: float | None = None) -> list[str]:
+        """Delete every workspace idle longer than the limit; returns their owners."""
+        now = time.time() if now is None else now
+        with self._lock:
+            idle = [o for o, seen in self._seen.items() if now - seen > self.idle_s]
+        for owner in idle:
+            self.delete(owner)
+            with self._lock:
+                if now - self._seen.get(owner, 0) > self.idle_s:  # not touched meanwhile
+                    self._seen.pop(owner, None)
+        if idle:
+            with self._lock:
+                self._write(now)
+        return idle
+
+    def start_reaper(self, every_s: float = 60.0) -> threading.Thread:
+        def loop() -> None:
+            while True:
+                time.sleep(every_s)
+                try:
+                    self.reap()
+                except Exception:  # a failed sweep is retried on the next one
+                    import logging
+
+                    logging.getLogger(__name__).exception("workspace cleanup failed")
+
+        thread = threading.Thread(target=loop, name="workspace-reaper", daemon=True)
+        thread.start()
+        return thread
