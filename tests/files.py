@@ -212,3 +212,33 @@ def write_html_of_empty_tags(path: Path, tags: int) -> Path:
     """Honest but expensive HTML: many elements, no text (slow and big to parse)."""
     path.write_text("<html><body>" + "<i></i>" * tags + "</body></html>", encoding="utf-8")
     return path
+
+
+def write_pdf_stream_bomb(path: Path, megabytes: int = 300) -> Path:
+    """A one-page PDF whose content stream inflates to `megabytes` of text operators."""
+    import zlib
+
+    packer = zlib.compressobj(9)
+    block = b"BT /F1 12 Tf 72 720 Td (A) Tj ET\n" * 30_000  # ~1 MB
+    stream = b"".join(packer.compress(block) for _ in range(megabytes)) + packer.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    path.write_bytes(bytes(out))
+    return path

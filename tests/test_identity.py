@@ -168,3 +168,26 @@ def test_cli_acts_for_a_named_user(isolated_storage):
     gone = _cli("delete-data", "--user", "alice", "--yes", env=password)
     assert gone.returncode == 0 and "1 documents" in gone.stdout
     assert json.loads(_cli("docs", "list", "--json", "--user", "alice", env=password).stdout) == []
+
+
+def test_sign_in_modes_configure_the_server(make_services):
+    from webapp.errors import WebappError
+    from webapp.ui.app import build_app, launch_options
+
+    password = make_services(auth="password")
+    with pytest.raises(WebappError, match="webapp users add"):
+        launch_options(password)  # no accounts yet: refuse to start rather than lock all out
+    password.users.add("alice", "a long password")
+    options = launch_options(password)
+    assert options["auth"]("alice", "a long password")
+    assert not options["auth"]("alice", "wrong password")
+    assert options["show_error"] is False  # public: no tracebacks
+    assert launch_options(make_services())["show_error"] is True  # local owner sees errors
+
+    anonymous = launch_options(make_services(auth="anonymous"))
+    [cookie] = anonymous["app_kwargs"]["middleware"]
+    assert cookie.cls is WorkspaceCookie
+
+    if "SPACE_ID" not in os.environ and "HF_TOKEN" not in os.environ:
+        with pytest.raises(WebappError, match="works on a Space"):
+            build_app(make_services(auth="hf"))  # off a Space: a clear message, no crash

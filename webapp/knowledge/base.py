@@ -286,7 +286,7 @@ class KnowledgeBase:
         size = path.stat().st_size
         limit = self.settings.max_upload_mb
         if size > limit * 1024 * 1024:
-            raise FileTooLarge(f"The file is {size / 1e6:.1f} MB; the limit is {limit:g} MB.")
+            raise FileTooLarge(f"The file is {size / 2**20:.1f} MB; the limit is {limit:g} MB.")
         kind = formats.detect_kind(path, name)
         digest = _sha256(path)
         existing = self.list_documents(owner)

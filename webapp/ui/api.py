@@ -105,9 +105,7 @@ def build_api(services) -> None:
     gr.api(
         delete_document, api_name="delete_document", concurrency_id="ingest", concurrency_limit=1
     )
-    gr.api(
-        delete_my_data, api_name="delete_my_data", concurrency_id="ingest", concurrency_limit=1
-    )
+    gr.api(delete_my_data, api_name="delete_my_data", concurrency_id="ingest", concurrency_limit=1)
     # Files need a File component to travel through the API; these two stay hidden in the UI.
     picker = gr.File(file_count="multiple", type="filepath", visible=False, label="files")
     report = gr.JSON(visible=False, label="results")

@@ -36,6 +36,8 @@ def theme() -> gr.themes.Theme:
 
 
 def build_app(services) -> gr.Blocks:
+    if services.settings.auth == "hf":
+        _check_hf_sign_in_available()
     # Uploads are copied into storage at once; Gradio's own copies go after an hour.
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600), fill_width=True) as demo:
         with gr.Row(elem_id="header", equal_height=False):
@@ -136,3 +138,16 @@ def _sign_in_options(services) -> dict:
             )
             return dict(app_kwargs={"middleware": [cookie]})
     return {}
+
+
+def _check_hf_sign_in_available() -> None:
+    """Hugging Face sign-in needs a Space (or, for a local try-out, a logged-in HF token)."""
+    import os
+
+    from huggingface_hub import get_token
+
+    if not os.environ.get("SPACE_ID") and get_token() is None:
+        raise WebappError(
+            "Hugging Face sign-in (WEBAPP_AUTH=hf) works on a Space with `hf_oauth: true` in "
+            "its README. On your own server use WEBAPP_AUTH=password or anonymous."
+        )
