@@ -89,3 +89,111 @@ def test_eval_retrieval_measures_every_mode_on_one_index(tmp_path):
     for r in results:
         assert r["queries"] == 3 and r["recall@10"] == 1.0
     assert next(r for r in results if r["mode"] == "hybrid")["ndcg@10"] == pytest.approx(1.0)
+
+
+def _notes(tmp_path, files: dict[str, str]) -> list:
+    paths = []
+    for name, text in files.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+LAMPS = {
+    "north.md": "# North pier\nThe north pier lamp is green and is lit at dusk by Ada Brenn.",
+    "south.txt": "The south pier lamp is red and is lit at dusk by Tomas Veld.",
+    "west.md": "# West pier\nThe west pier lamp is white and is lit at dusk by Ilse Marr.",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_a_question_can_be_kept_to_chosen_documents_or_file_types(make_services, tmp_path, mode):
+    from webapp.retrieval.retriever import Scope
+
+    services = make_services()
+    docs = {
+        p.name: services.knowledge.ingest("local", p, p.name).doc_id
+        for p in _notes(tmp_path, LAMPS)
+    }
+    question = "Who lights the pier lamp at dusk?"
+
+    def files(scope=None):
+        found = services.retriever("local", 4, mode=mode, scope=scope).retrieve(question)
+        return {r.node.metadata["file"] for r in found}
+
+    assert files() == set(LAMPS)
+    assert files(Scope(documents=(docs["south.txt"],))) == {"south.txt"}
+    assert files(Scope(documents=(docs["north.md"], docs["west.md"]))) == {"north.md", "west.md"}
+    assert files(Scope(kinds=("text",))) == {"south.txt"}
+    assert files(Scope(documents=(docs["north.md"],), kinds=("text",))) == set()
+    # Another owner's document id never widens the search to it.
+    assert (
+        services.retriever(
+            "bob", 4, mode=mode, scope=Scope(documents=(docs["north.md"],))
+        ).retrieve(question)
+        == []
+    )
+
+
+@pytest.mark.slow
+def test_the_chat_answers_from_the_chosen_documents_only(make_services, tmp_path):
+    from webapp.chat.service import ChatOptions
+
+    services = make_services()
+    ids = {
+        p.name: services.knowledge.ingest("local", p, p.name).doc_id
+        for p in _notes(tmp_path, LAMPS)
+    }
+    options = ChatOptions(max_new_tokens=24, documents=(ids["west.md"],))
+    answer = services.chat.ask("local", "Who lights the lamp at dusk?", [], options)
+    assert {s.file for s in answer.sources} == {"west.md"}
+    options = ChatOptions(max_new_tokens=24, file_types=("text",))
+    answer = services.chat.ask("local", "What colour is the west pier lamp?", [], options)
+    assert {s.file for s in answer.sources} <= {"south.txt"}
+    nothing = ChatOptions(max_new_tokens=24, documents=(ids["west.md"],))
+    answer = services.chat.ask("local", "What is the capital of France?", [], nothing)
+    assert "documents you chose" in answer.answer and answer.sources == []
+
+
+@pytest.mark.slow
+def test_diversity_trades_a_near_duplicate_for_another_passage(make_services, tmp_path):
+    texts = {
+        f"copy{i}.md": f"The ferry to Skarvik leaves at 7:15 every morning from quay {i}."
+        for i in range(3)
+    }
+    texts["other.md"] = "Sunday timetable: one boat for Skarvik, departing 9:40 from the pier."
+    plain = make_services(tmp_path / "plain")
+    varied = make_services(tmp_path / "varied", diversity=0.7)
+    for services in (plain, varied):
+        for path in _notes(tmp_path, texts):
+            services.knowledge.ingest("local", path, path.name)
+    question = "When does the ferry to Skarvik leave?"
+
+    def top2(services):
+        return [r.node.metadata["file"] for r in services.retriever("local", 2).retrieve(question)]
+
+    assert all(f.startswith("copy") for f in top2(plain))  # two copies of the same fact
+    assert "other.md" in top2(varied)
+
+
+@pytest.mark.slow
+def test_a_configured_cross_encoder_reorders_the_candidates(make_services, tmp_path):
+    """A cross-encoder built from the bundled MiniLM (its scoring head untrained: what is
+    tested is that its scores decide the order, not that they are good)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from webapp.models.resolve import resolve_embedder
+
+    torch.manual_seed(0)
+    folder = tmp_path / "cross-encoder"
+    CrossEncoder(resolve_embedder("bundled:all-minilm-l6-v2"), num_labels=1).save(str(folder))
+    services = make_services(reranker=str(folder))
+    for path in _notes(tmp_path, LAMPS):
+        services.knowledge.ingest("local", path, path.name)
+    found = services.retriever("local", 3).retrieve("Who lights the pier lamp at dusk?")
+    scores = [r.node.metadata["retrieval"]["rerank"] for r in found]
+    assert len(found) == 3 and scores == sorted(scores, reverse=True)
+    assert [r.node.metadata["retrieval"]["rank"] for r in found] == [1, 2, 3]

@@ -52,6 +52,18 @@ class Settings(BaseSettings):
         description="A keyword hit counts as relevant when it holds this share of the "
         "question's words, whatever its dense score.",
     )
+    reranker: str = Field(
+        "",
+        description="Cross-encoder that reorders the best fused passages (a Hugging Face id "
+        "or a local path, e.g. cross-encoder/ms-marco-MiniLM-L-6-v2); empty = off.",
+    )
+    diversity: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="0 = off; above 0, sources are picked by maximal marginal relevance, "
+        "trading relevance for variety (0.3 is a mild setting).",
+    )
     top_k: int = Field(4, ge=1, le=20, description="Sources retrieved per question.")
     min_score: float = Field(
         0.25, description="Cosine similarity below which a passage counts as not relevant."
@@ -112,7 +124,8 @@ class Settings(BaseSettings):
 
     def uses_hub(self) -> bool:
         """True when a model setting names a Hugging Face id rather than a bundle or a path."""
-        return any(_is_hub_id(spec) for spec in (self.llm_model, self.embed_model))
+        specs = [self.llm_model, self.embed_model] + ([self.reranker] if self.reranker else [])
+        return any(_is_hub_id(spec) for spec in specs)
 
 
 def _is_hub_id(spec: str) -> bool:

@@ -84,22 +84,58 @@ class Services:
 
         return self._once("_knowledge", build)
 
-    def retriever(self, owner: str, top_k: int, mode: str | None = None):
-        """The owner's retriever: WEBAPP_RETRIEVAL (hybrid by default), or `mode`."""
+    def retriever(self, owner: str, top_k: int, mode: str | None = None, scope=None):
+        """The owner's retriever: WEBAPP_RETRIEVAL (hybrid by default), or `mode`; `scope`
+        keeps it inside chosen documents or file kinds."""
         from webapp.knowledge.base import owner_key
         from webapp.retrieval.hybrid import CANDIDATES, HybridRetriever
-        from webapp.retrieval.retriever import KnowledgeRetriever
+        from webapp.retrieval.retriever import EVERYTHING, KnowledgeRetriever
 
-        mode = mode or self.settings.retrieval
+        mode, scope = mode or self.settings.retrieval, scope or EVERYTHING
+        reranker, diversity = self.reranker, self.settings.diversity
+        plain = mode == "dense" and reranker is None and diversity == 0
         store = self.knowledge.vector_store(owner)
-        depth = top_k if mode == "dense" else max(top_k, CANDIDATES)
-        dense = KnowledgeRetriever(store, self.embedder, owner_key(owner), depth)
-        if mode == "dense":
+        depth = top_k if plain else max(top_k, CANDIDATES)
+        dense = KnowledgeRetriever(store, self.embedder, owner_key(owner), depth, scope)
+        if plain:
             return dense
         collection = self.knowledge.collection(owner)
         return HybridRetriever(
-            dense, self.keyword_index(owner), self.embedder, collection, top_k, mode
+            dense,
+            self.keyword_index(owner),
+            self.embedder,
+            collection,
+            top_k,
+            mode,
+            scope=scope,
+            reranker=reranker,
+            diversity=diversity,
         )
+
+    @property
+    def reranker(self):
+        """The optional cross-encoder (WEBAPP_RERANKER), loaded once; None when off."""
+        if not self.settings.reranker:
+            return None
+        if (
+            self._models_from is not None
+            and self._models_from.settings.reranker == self.settings.reranker
+        ):
+            return self._models_from.reranker
+
+        def build():
+            from llama_index.core.postprocessor import SentenceTransformerRerank
+
+            from webapp.retrieval.hybrid import RERANK_CANDIDATES
+
+            return SentenceTransformerRerank(
+                model=self.settings.reranker,
+                top_n=RERANK_CANDIDATES,
+                device=self.settings.device,
+                trust_remote_code=False,  # a configured model must not run its own code
+            )
+
+        return self._once("_reranker", build)
 
     def keyword_index(self, owner: str):
         """The owner's BM25 index (kept in step with Chroma; see retrieval.hybrid)."""

@@ -29,6 +29,10 @@ NOT_FOUND = (
     "I could not find anything about this in your documents. Try other words, upload a "
     "document that covers it, or turn off “Use my documents” to ask the model alone."
 )
+NOT_FOUND_IN_SCOPE = (
+    "I could not find anything about this in the documents you chose to search. Search all "
+    "your documents (clear “Search only in”) or try other words."
+)
 EMPTY_KB = (
     "Your knowledge base is empty. Upload documents in the Knowledge base tab, or turn off "
     "“Use my documents” to chat with the model alone."

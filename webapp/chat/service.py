@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from webapp.chat import citations, grounding, prompts
 from webapp.errors import InvalidOption
 from webapp.models.generator import GenerationOptions
-from webapp.retrieval.retriever import Source
+from webapp.retrieval.retriever import Scope, Source
 
 # Accepted ranges, shared by the UI sliders and the API checks.
 LIMITS = {"top_k": (1, 10), "temperature": (0.0, 1.5), "max_new_tokens": (1, 1024)}
@@ -27,6 +27,12 @@ class ChatOptions:
     max_new_tokens: int = 256
     adapter: str | None = None  # None: the base model
     short: bool = False  # the answer alone (evaluation), not a sentence with citations
+    documents: tuple[str, ...] = ()  # search only these document ids (empty: all)
+    file_types: tuple[str, ...] = ()  # search only these kinds: pdf, docx, text, markdown, ...
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(tuple(self.documents or ()), tuple(self.file_types or ()))
 
     def checked(self) -> ChatOptions:
         """Raises InvalidOption with plain words when a value is out of range."""
@@ -123,9 +129,10 @@ class ChatService:
                 yield from self._final(answer, prompts.EMPTY_KB)
                 return
             answer.search_query, previous = self.condense(history, question)
-            found = self.retrieve(owner, answer.search_query, options.top_k)
+            found = self.retrieve(owner, answer.search_query, options.top_k, options.scope)
             if not found:
-                yield from self._final(answer, prompts.NOT_FOUND)
+                text = prompts.NOT_FOUND_IN_SCOPE if options.scope else prompts.NOT_FOUND
+                yield from self._final(answer, text)
                 return
             request = prompts.SHORT_REQUEST if options.short else prompts.ANSWER_REQUEST
             messages, answer.sources = prompts.rag_messages(
@@ -150,10 +157,12 @@ class ChatService:
         answer.done = True
         yield answer
 
-    def retrieve(self, owner: str, query: str, top_k: int) -> list[Source]:
+    def retrieve(
+        self, owner: str, query: str, top_k: int, scope: Scope | None = None
+    ) -> list[Source]:
         from webapp.retrieval.retriever import to_source
 
-        retriever = self.retriever_factory(owner, top_k)
+        retriever = self.retriever_factory(owner, top_k, scope=scope)
         results = [to_source(r) for r in retriever.retrieve(query)]
         if not results:
             return []

@@ -24,9 +24,12 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
+from webapp.retrieval.retriever import EVERYTHING, Scope
+
 RRF_K = 60
 FULL_CHECK_S = 30.0
 CANDIDATES = 20  # from each list before fusion
+RERANK_CANDIDATES = 20  # fused candidates the cross-encoder reorders
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -79,17 +82,19 @@ class KeywordIndex:
                 self._retriever, self._version = self._build(), version
             return self._retriever
 
-    def search(self, query: str, k: int = CANDIDATES) -> list[KeywordHit]:
+    def search(
+        self, query: str, k: int = CANDIDATES, scope: Scope = EVERYTHING
+    ) -> list[KeywordHit]:
+        """The k best keyword hits; within a scope, the k best of the scope's chunks."""
         retriever = self.retriever()
         if retriever is None:
             return []
-        retriever.similarity_top_k = min(k, int(retriever.bm25.scores.get("num_docs", k)))
-        found = retriever.retrieve(query)
-        return [
-            KeywordHit(r.node, float(r.score or 0.0), rank)
-            for rank, r in enumerate(found, start=1)
-            if (r.score or 0.0) > 0
-        ]
+        total = int(retriever.bm25.scores.get("num_docs", k))
+        retriever.similarity_top_k = total if scope else min(k, total)
+        found = [r for r in retriever.retrieve(query) if (r.score or 0.0) > 0]
+        if scope:
+            found = [r for r in found if scope.allows(r.node.metadata)][:k]
+        return [KeywordHit(r.node, float(r.score), rank) for rank, r in enumerate(found, start=1)]
 
 
 def keyword_match(query: str, text: str, stem=None) -> float:
@@ -115,23 +120,46 @@ def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
 class HybridRetriever(BaseRetriever):
     """`mode`: "hybrid" (fused), "dense" or "bm25". Returns at most top_k passages; each
     result's node metadata gets a `retrieval` entry: dense score, keyword score and match,
-    fused rank — why it was picked."""
+    fused rank (and the reranker's score) — why it was picked.
 
-    def __init__(self, dense, keywords: KeywordIndex, embed_model, collection, top_k, mode):
+    Options: `scope` keeps the search inside chosen documents or file kinds; `reranker` (a
+    LlamaIndex node postprocessor, e.g. SentenceTransformerRerank) reorders the best fused
+    candidates; `diversity` > 0 picks the passages by maximal marginal relevance instead.
+    """
+
+    def __init__(
+        self,
+        dense,
+        keywords: KeywordIndex,
+        embed_model,
+        collection,
+        top_k,
+        mode,
+        scope: Scope = EVERYTHING,
+        reranker=None,
+        diversity: float = 0.0,
+    ):
         super().__init__()
         self.dense, self.keywords, self.embed_model = dense, keywords, embed_model
         self.collection, self.top_k, self.mode = collection, top_k, mode
+        self.scope, self.reranker, self.diversity = scope, reranker, diversity
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query = query_bundle.query_str
         if query_bundle.embedding is None:  # embedded once: the dense search reuses it
             query_bundle.embedding = self.embed_model.get_query_embedding(query)
         dense = self.dense.retrieve(query_bundle) if self.mode != "bm25" else []
-        keyword = self.keywords.search(query) if self.mode != "dense" else []
+        keyword = self.keywords.search(query, scope=self.scope) if self.mode != "dense" else []
         by_id = {r.node.node_id: r.node for r in dense}
         by_id.update({h.node.node_id: h.node for h in keyword if h.node.node_id not in by_id})
         fused = rrf([[r.node.node_id for r in dense], [h.node.node_id for h in keyword]])
-        chosen = list(fused)[: self.top_k]
+        rerank: dict[str, float] = {}
+        if self.reranker is not None:
+            chosen, rerank = self._rerank(query_bundle, list(fused)[:RERANK_CANDIDATES], by_id)
+        elif self.diversity > 0:
+            chosen = self._mmr(query_bundle.embedding, fused)
+        else:
+            chosen = list(fused)[: self.top_k]
         cosine = {r.node.node_id: float(r.score or 0.0) for r in dense}
         missing = [i for i in chosen if i not in cosine]
         if missing:  # keyword-only hits: their cosine score, for thresholds and display
@@ -151,8 +179,48 @@ class HybridRetriever(BaseRetriever):
                 "rank": rank,
                 "mode": self.mode,
             }
+            if node_id in rerank:
+                node.metadata["retrieval"]["rerank"] = round(rerank[node_id], 4)
             results.append(NodeWithScore(node=node, score=cosine.get(node_id, 0.0)))
         return results
+
+    def _rerank(self, query_bundle, candidates: list[str], by_id) -> tuple[list[str], dict]:
+        # The reranker is shared by every request: its top_n (set to RERANK_CANDIDATES when
+        # built) is never changed here; the cut to top_k is ours.
+        nodes = [NodeWithScore(node=by_id[i], score=0.0) for i in candidates]
+        ranked = self.reranker.postprocess_nodes(nodes, query_bundle)[: self.top_k]
+        return [r.node.node_id for r in ranked], {r.node.node_id: float(r.score) for r in ranked}
+
+    def _mmr(self, embedding: list[float], fused: dict[str, float]) -> list[str]:
+        """Maximal marginal relevance over the fused list: relevance is the fused score
+        (scaled to 0-1), redundancy the cosine to passages already picked. LlamaIndex's own
+        MMR helper ranks by query similarity alone, which would drop the keyword side."""
+        import numpy as np
+
+        ids = list(fused)
+        if len(ids) <= 1:
+            return ids[: self.top_k]
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        vectors = {
+            i: np.asarray(v, dtype=np.float32)
+            for i, v in zip(got["ids"], got["embeddings"], strict=True)
+        }
+        for v in vectors.values():
+            v /= np.linalg.norm(v) + 1e-12
+        top = max(fused.values())
+        keep = 1.0 - self.diversity
+        chosen: list[str] = []
+        rest = [i for i in ids if i in vectors]
+        while rest and len(chosen) < self.top_k:
+
+            def value(i: str) -> float:
+                redundancy = max((float(vectors[i] @ vectors[c]) for c in chosen), default=0.0)
+                return keep * fused[i] / top - (1.0 - keep) * redundancy
+
+            best = max(rest, key=value)
+            chosen.append(best)
+            rest.remove(best)
+        return chosen
 
     def _cosines(self, embedding: list[float], ids: list[str]) -> dict[str, float]:
         import numpy as np

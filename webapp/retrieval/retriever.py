@@ -13,7 +13,43 @@ from dataclasses import asdict, dataclass
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
+from llama_index.core.vector_stores import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which of the owner's documents a question searches: all of them (empty), or only the
+    chosen documents (ids) and/or file kinds (pdf, docx, text, markdown, html, csv, json)."""
+
+    documents: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.documents or self.kinds)
+
+    def filters(self) -> list[MetadataFilter]:
+        out = []
+        if self.documents:
+            out.append(
+                MetadataFilter(
+                    key="file_id", value=list(self.documents), operator=FilterOperator.IN
+                )
+            )
+        if self.kinds:
+            out.append(
+                MetadataFilter(key="kind", value=list(self.kinds), operator=FilterOperator.IN)
+            )
+        return out
+
+    def allows(self, metadata: dict) -> bool:
+        return (not self.documents or metadata.get("file_id") in self.documents) and (
+            not self.kinds or metadata.get("kind") in self.kinds
+        )
 
 
 @dataclass
@@ -42,12 +78,18 @@ class Source:
         return self.file
 
 
+EVERYTHING = Scope()
+
+
 class KnowledgeRetriever(BaseRetriever):
-    def __init__(self, vector_store, embed_model, owner_key: str, top_k: int):
+    def __init__(self, vector_store, embed_model, owner_key: str, top_k: int, scope=EVERYTHING):
         super().__init__()
         index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
-        owner_only = MetadataFilters(filters=[MetadataFilter(key="owner", value=owner_key)])
-        self._inner = index.as_retriever(similarity_top_k=top_k, filters=owner_only)
+        filters = MetadataFilters(
+            filters=[MetadataFilter(key="owner", value=owner_key), *scope.filters()],
+            condition=FilterCondition.AND,
+        )
+        self._inner = index.as_retriever(similarity_top_k=top_k, filters=filters)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         results = self._inner.retrieve(query_bundle)

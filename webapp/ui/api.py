@@ -35,15 +35,25 @@ def build_api(services) -> None:
         temperature: float = settings.temperature,
         max_new_tokens: int = settings.max_new_tokens,
         adapter: str = "",
+        documents: list[str] | None = None,
+        file_types: list[str] | None = None,
         request: gr.Request = None,
     ) -> Iterator[dict]:
-        """Answer a question from your documents. Yields {"answer", "sources", "rag", "adapter"}
-        as the answer grows; the last one is complete."""
+        """Answer a question from your documents. Yields {"answer", "sources", "rag", "adapter",
+        "grounded"} as the answer grows; the last one is complete. `documents` (ids from
+        /list_documents) and `file_types` (pdf, docx, text, markdown, html, csv, json) keep
+        the search inside those documents or kinds."""
         if not question or not question.strip():
             raise gr.Error("The question is empty.")
         try:
             options = ChatOptions(
-                bool(use_rag), top_k, temperature, max_new_tokens, adapter or None
+                bool(use_rag),
+                top_k,
+                temperature,
+                max_new_tokens,
+                adapter or None,
+                documents=tuple(documents or ()),
+                file_types=tuple(file_types or ()),
             ).checked()
             owner = who(request)
             services.chat_limit.check(owner)

@@ -50,8 +50,8 @@ def build_app(services) -> gr.Blocks:
             )
             account_fill, account_targets = build_account_bar(services)
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                chat_model = build_chat_tab(services)
+            with gr.Tab("Chat", id="chat") as chat_tab:
+                chat_model, scope_refresh = build_chat_tab(services)
             with gr.Tab("Knowledge base", id="knowledge"):
                 refresh, targets = build_knowledge_tab(services)
             with gr.Tab("Adapters", id="adapters"):
@@ -61,7 +61,10 @@ def build_app(services) -> gr.Blocks:
                 )
             with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
                 eval_refresh, eval_inputs, eval_targets = build_evaluate_tab(services, chat_model)
+        scope_fn, scope_inputs, scope_outputs = scope_refresh
+        scope = (when_signed_in(scope_fn, 2), scope_inputs, scope_outputs)
         refreshes = [
+            scope,
             (when_signed_in(refresh, len(targets)), None, targets),
             (
                 when_signed_in(adapters_refresh, len(adapters_targets)),
@@ -72,7 +75,8 @@ def build_app(services) -> gr.Blocks:
         ]
         build_delete_all(services, refreshes)
         # Adapters and runs made elsewhere appear when the tab is opened.
-        evaluate_tab.select(*refreshes[2], api_visibility="private")
+        evaluate_tab.select(*refreshes[3], api_visibility="private")
+        chat_tab.select(*scope, api_visibility="private")  # documents added meanwhile
         build_api(services)
         demo.load(account_fill, None, account_targets, api_visibility="private")
         for fn, inputs, outputs in refreshes:

@@ -16,7 +16,7 @@ import gradio as gr
 from webapp.chat.service import LIMITS, Answer, ChatOptions
 from webapp.errors import WebappError
 from webapp.ui.identity import owner_of
-from webapp.ui.render import safe_answer, sources_markdown
+from webapp.ui.render import safe_answer, short_date, sources_markdown
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,15 @@ PLACEHOLDER = (
     "Upload files in the **Knowledge base** tab, then ask a question here. "
     "Answers cite their sources as [1], [2]…"
 )
+KIND_LABELS = {
+    "pdf": "PDF",
+    "docx": "Word",
+    "text": "Text",
+    "markdown": "Markdown",
+    "html": "HTML",
+    "csv": "CSV",
+    "json": "JSON",
+}
 BASE_MODEL = "Base model"  # has a space, so it can never be an adapter's name
 
 
@@ -72,8 +81,9 @@ def answer_messages(answer: Answer) -> list[dict]:
     return messages
 
 
-def build_chat_tab(services) -> gr.Dropdown:
-    """Builds the tab; returns the model selector, whose choices the Adapters tab refreshes."""
+def build_chat_tab(services) -> tuple:
+    """Builds the tab; returns the model selector (the Adapters tab refreshes its choices)
+    and the (function, inputs, outputs) that refreshes the search-scope pickers."""
     settings = services.settings
     turns = gr.State([])  # [{"role", "content"}] in plain text, per browser session
     with gr.Row(equal_height=False, elem_id="chat-row"):
@@ -114,6 +124,22 @@ def build_chat_tab(services) -> gr.Dropdown:
                 info="Off: chat with the model alone, without retrieval.",
                 elem_id="use-rag",
             )
+            documents = gr.Dropdown(
+                choices=[],
+                value=[],
+                multiselect=True,
+                label="Search only in",
+                info="Empty: all your documents.",
+                elem_id="search-documents",
+            )
+            file_types = gr.Dropdown(
+                choices=[],
+                value=[],
+                multiselect=True,
+                label="File types",
+                info="Empty: every type.",
+                elem_id="search-types",
+            )
             with gr.Accordion("Generation settings", open=False):
                 temperature = gr.Slider(
                     0.0,
@@ -135,7 +161,9 @@ def build_chat_tab(services) -> gr.Dropdown:
                 )
             clear = gr.Button("New chat", variant="secondary")
 
-    def respond(message, shown, history, rag, temp, max_tokens, k, choice, request: gr.Request):
+    def respond(
+        message, shown, history, rag, temp, max_tokens, k, choice, docs, kinds, request: gr.Request
+    ):
         message = (message or "").strip()
         if not message:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -146,7 +174,15 @@ def build_chat_tab(services) -> gr.Dropdown:
         except WebappError as exc:
             raise gr.Error(str(exc)) from exc
         shown = list(shown or []) + [{"role": "user", "content": safe_answer(message)}]
-        options = ChatOptions(bool(rag), int(k), float(temp), int(max_tokens), adapter_of(choice))
+        options = ChatOptions(
+            bool(rag),
+            int(k),
+            float(temp),
+            int(max_tokens),
+            adapter_of(choice),
+            documents=tuple(docs or ()),
+            file_types=tuple(kinds or ()),
+        )
         base = list(history or [])
         yield "", shown, base, gr.update(visible=False), gr.update(visible=True)
         try:
@@ -162,7 +198,18 @@ def build_chat_tab(services) -> gr.Dropdown:
             log.exception("chat failed")
             raise gr.Error("Something went wrong while answering. Please try again.") from exc
 
-    inputs = [question, chatbot, turns, use_rag, temperature, max_new, top_k, model]
+    inputs = [
+        question,
+        chatbot,
+        turns,
+        use_rag,
+        temperature,
+        max_new,
+        top_k,
+        model,
+        documents,
+        file_types,
+    ]
     outputs = [question, chatbot, turns, send, stop]
     common = dict(concurrency_id="model", concurrency_limit=1, api_visibility="private")
     events = [
@@ -184,4 +231,17 @@ def build_chat_tab(services) -> gr.Dropdown:
     clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private", queue=False)
     # The chat box's own trash button must forget the conversation too, not just hide it.
     chatbot.clear(lambda: [], None, [turns], api_visibility="private", queue=False)
-    return model
+
+    def scope_choices(picked_docs, picked_kinds, request: gr.Request):
+        """The owner's documents and file kinds; keeps picks that still exist."""
+        docs = services.knowledge.list_documents(owner_of(request, settings))
+        ids = [(f"{d.file} · {short_date(d.added)}", d.id) for d in docs]
+        kinds = [(KIND_LABELS.get(k, k), k) for k in sorted({d.kind for d in docs if d.kind})]
+        keep_docs = [v for v in picked_docs or [] if v in {i for _, i in ids}]
+        keep_kinds = [v for v in picked_kinds or [] if v in {k for _, k in kinds}]
+        return (
+            gr.update(choices=ids, value=keep_docs),
+            gr.update(choices=kinds, value=keep_kinds, visible=len(kinds) > 1 or bool(keep_kinds)),
+        )
+
+    return model, (scope_choices, [documents, file_types], [documents, file_types])
