@@ -145,6 +145,12 @@ def test_upload_then_ask_streams_a_cited_answer(app_page, tmp_path):
 
     # Chat: ask, watch it stream, get a cited answer and its sources.
     open_tab(page, "Chat")
+    # The search can be kept to chosen documents: the new upload is offered at once.
+    scope = page.locator("#search-documents input")
+    scope.click()
+    page.get_by_role("option", name=re.compile(r"^zorblax-notes\.txt · ")).click()
+    page.keyboard.press("Escape")
+    expect(page.locator("#search-documents")).to_contain_text("zorblax-notes.txt")
     page.evaluate(WATCH_STREAMING)
     question = page.locator("#question textarea")
     question.fill("How tall is the Zorblax tower?")

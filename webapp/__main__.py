@@ -9,10 +9,10 @@
     webapp train --from-docs --name NAME
     webapp train --reader --name NAME     a reader adapter for your documents (use it with RAG)
     webapp eval --data FILE [--configs base,rag,adapter:NAME,adapter:NAME+rag] [--split S] [--json]
-    webapp eval-retrieval DIR [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N] [--json]
+    webapp eval-retrieval DIR|SQUAD.json [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N] [--json]
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
     webapp qa build --out FILE [--per-doc N] [--test-share X]
-    webapp bench [--quick] [--json] [--reader] [--load]
+    webapp bench [--quick] [--json] [--reader] [--load] [--retrieval]
     webapp adapters list [--json] | delete NAME | export NAME [--out DIR] | import ZIP [--name NAME]
     webapp users add NAME | remove NAME | list     password accounts (password read from stdin)
     webapp delete-data --yes                      everything of one user, at once
@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also measure chat latency with 20 users at once while 2 upload (about 5 min)",
     )
+    bench.add_argument(
+        "--retrieval",
+        action="store_true",
+        help="also score dense, BM25 and hybrid search on SciFact and XQuAD (about 15 min)",
+    )
 
     ev = sub.add_parser("eval", help="compare base, RAG and adapters on your questions")
     ev.add_argument("--data", type=Path, required=True, help="question set (.jsonl or .csv)")
@@ -98,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, help="only the first N questions")
     ev.add_argument("--json", action="store_true")
 
-    evr = sub.add_parser("eval-retrieval", help="score retrieval on a BEIR-format folder")
+    evr = sub.add_parser(
+        "eval-retrieval", help="score retrieval on a BEIR folder or a SQuAD-format .json file"
+    )
     evr.add_argument("dir", type=Path)
     evr.add_argument("--top-k", type=int, default=10)
     evr.add_argument(
@@ -432,7 +439,7 @@ def cmd_adapters(services, args) -> int:
 def cmd_bench(services, args) -> int:
     from webapp.bench import runner
 
-    extra = tuple(name for name in ("reader", "load") if getattr(args, name))
+    extra = tuple(name for name in ("reader", "load", "retrieval") if getattr(args, name))
     result = runner.run(services, quick=args.quick, extra=extra)
     if args.json:
         figures = [f.as_dict() for f in result["figures"]]

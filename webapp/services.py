@@ -87,7 +87,6 @@ class Services:
     def retriever(self, owner: str, top_k: int, mode: str | None = None, scope=None):
         """The owner's retriever: WEBAPP_RETRIEVAL (hybrid by default), or `mode`; `scope`
         keeps it inside chosen documents or file kinds."""
-        from webapp.knowledge.base import owner_key
         from webapp.retrieval.hybrid import CANDIDATES, HybridRetriever
         from webapp.retrieval.retriever import EVERYTHING, KnowledgeRetriever
 
@@ -96,7 +95,7 @@ class Services:
         plain = mode == "dense" and reranker is None and diversity == 0
         store = self.knowledge.vector_store(owner)
         depth = top_k if plain else max(top_k, CANDIDATES)
-        dense = KnowledgeRetriever(store, self.embedder, owner_key(owner), depth, scope)
+        dense = KnowledgeRetriever(store, self.embedder, depth, scope)
         if plain:
             return dense
         collection = self.knowledge.collection(owner)

@@ -116,8 +116,56 @@ def load_figures(services, quick: bool) -> list[Figure]:
     ]
 
 
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def retrieval_figures(services, quick: bool) -> list[Figure]:
+    """Hybrid search against dense-only and BM25-only on the same index (eval-retrieval):
+    SciFact nDCG@10 and median latency, XQuAD hit@5. Needs ../shared/data (skipped without)."""
+    from webapp.evaluation import retrieval
+
+    figures = []
+    sets = [("xquad", SHARED_DATA / "xquad_en" / "xquad.en.json")]
+    if not quick:
+        sets.insert(0, ("scifact", SHARED_DATA / "scifact"))
+    for name, path in sets:
+        if not path.exists():
+            continue
+        results = retrieval.evaluate_modes(
+            services, path, top_k=10, modes=list(retrieval.MODES), limit=100 if quick else None
+        )
+        by = {r["mode"]: r for r in results}
+        metric = "ndcg@10" if name == "scifact" else "recall@5"
+        best_single = max(by["dense"][metric], by["bm25"][metric])
+        note = (
+            f"{by['hybrid']['queries']} queries, {by['hybrid']['chunks']} chunks; baseline: the "
+            f"better single mode (dense {by['dense'][metric]}, BM25 {by['bm25'][metric]})"
+        )
+        label = "ndcg10" if metric == "ndcg@10" else "hit5"
+        figures.append(
+            Figure(f"{name}_{label}_hybrid", metric, by["hybrid"][metric], best_single, note)
+        )
+        figures.append(
+            Figure(
+                f"{name}_retrieval_p50_ms_hybrid",
+                "ms",
+                by["hybrid"]["latency_ms_p50"],
+                by["dense"]["latency_ms_p50"],
+                "median query time, top 30 chunks; baseline: dense only",
+            )
+        )
+        for mode in ("dense", "bm25"):  # the single modes themselves, for the README table
+            r = by[mode]
+            figures.append(Figure(f"{name}_{label}_{mode}", metric, r[metric], None, mode))
+            figures.append(
+                Figure(f"{name}_retrieval_p50_ms_{mode}", "ms", r["latency_ms_p50"], None, mode)
+            )
+    return figures
+
+
 BENCHMARKS = [lora_training]
-OPTIONAL = {"reader": reader_figures, "load": load_figures}  # slow: --reader, --load
+# Slow ones, each behind its own flag: --reader, --load, --retrieval.
+OPTIONAL = {"reader": reader_figures, "load": load_figures, "retrieval": retrieval_figures}
 
 
 def run(services, quick: bool = False, extra: tuple[str, ...] = ()) -> dict:

@@ -1,5 +1,5 @@
 """Retrieval-only evaluation over a BEIR-format folder (corpus.jsonl, queries.jsonl,
-qrels/test.tsv): the corpus goes into a throwaway knowledge base (its own temporary Chroma,
+qrels/test.tsv) or a SQuAD-format file (each paragraph a document, its questions the queries): the corpus goes into a throwaway knowledge base (its own temporary Chroma,
 the app's embedder and chunking), each test query is searched as the chat searches, chunks
 map back to their documents (duplicates dropped, best rank kept), and the ranking is scored
 with nDCG@10, recall@1/5/10 and MRR@10.
@@ -49,6 +49,32 @@ def load_beir(folder: Path, split: str = "test"):
     return corpus, queries, qrels
 
 
+def load_squad(path: Path):
+    """A SQuAD-format file (e.g. XQuAD) as a retrieval set: each paragraph a document, each
+    question a query whose one relevant document is its paragraph."""
+    from webapp.evaluation import squad
+
+    try:
+        paragraphs = squad.load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError("Not a SQuAD-format JSON file (data → paragraphs → qas).") from exc
+    corpus = {p.file: p.text for p in paragraphs}
+    queries, qrels = {}, {}
+    for p in paragraphs:
+        for n, item in enumerate(p.questions):
+            qid = f"{p.file}#{n}"
+            queries[qid], qrels[qid] = item.question, {p.file: 1}
+    if not corpus or not qrels:
+        raise DatasetError("The SQuAD file has no paragraphs with questions.")
+    return corpus, queries, qrels
+
+
+def load_dataset(path: Path):
+    """A BEIR folder, or a SQuAD-format .json file."""
+    path = Path(path)
+    return load_squad(path) if path.is_file() and path.suffix == ".json" else load_beir(path)
+
+
 def _jsonl(path: Path):
     with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
@@ -84,7 +110,7 @@ def evaluate_modes(
         raise InvalidOption(f"Unknown mode '{unknown[0]}'; available: {', '.join(MODES)}, all.")
     if not 1 <= top_k <= 100:
         raise InvalidOption("--top-k must be between 1 and 100.")
-    corpus, queries, qrels = load_beir(folder)
+    corpus, queries, qrels = load_dataset(folder)
     judged = sorted(qrels)[:limit] if limit else sorted(qrels)
     from webapp.config import Settings
     from webapp.services import Services
