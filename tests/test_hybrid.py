@@ -197,3 +197,50 @@ def test_a_configured_cross_encoder_reorders_the_candidates(make_services, tmp_p
     scores = [r.node.metadata["retrieval"]["rerank"] for r in found]
     assert len(found) == 3 and scores == sorted(scores, reverse=True)
     assert [r.node.metadata["retrieval"]["rank"] for r in found] == [1, 2, 3]
+
+
+def test_eval_retrieval_reads_a_squad_file(tmp_path):
+    """Each paragraph a document, its questions the queries: hit@5 is recall@5."""
+    paragraphs = [
+        (
+            "The Velmora canal is 38 kilometres long and opened in 1842.",
+            "How long is the Velmora canal?",
+        ),
+        (
+            "Skarvik Light was lit for the first time in 1868 by keeper Ada Brenn.",
+            "Who first lit Skarvik Light?",
+        ),
+        (
+            "The Quillon harbour has 73 moorings for fishing boats.",
+            "How many moorings does Quillon harbour have?",
+        ),
+    ]
+    squad = {
+        "data": [
+            {
+                "title": "Places",
+                "paragraphs": [
+                    {
+                        "context": text,
+                        "qas": [
+                            {
+                                "id": str(i),
+                                "question": q,
+                                "answers": [{"text": "x", "answer_start": 0}],
+                            }
+                        ],
+                    }
+                    for i, (text, q) in enumerate(paragraphs)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad), encoding="utf-8")
+    done = run_webapp(
+        "eval-retrieval", str(path), "--mode", "hybrid", "--json", storage=tmp_path / "s"
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["queries"] == 3 and result["documents"] == 3
+    assert result["recall@1"] == 1.0 and result["recall@5"] == 1.0
