@@ -31,6 +31,20 @@ class Settings(BaseSettings):
         BUNDLED_EMBEDDER,
         description="Embedder: the bundled all-MiniLM-L6-v2, a Hugging Face id or a local path.",
     )
+    chroma_url: str = Field(
+        "",
+        description="A Chroma server (http://host:8000) holding every replica's documents; "
+        "empty = the embedded store under STORAGE_DIR/chroma.",
+    )
+    chroma_token: str = Field(
+        "", description="Token sent to the Chroma server (Authorization: Bearer …), if any."
+    )
+    llm_base_url: str = Field(
+        "",
+        description="An OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama, transformers "
+        "serve) that generates instead of the local model; WEBAPP_LLM_MODEL names its model.",
+    )
+    llm_api_key: str = Field("", description="API key for WEBAPP_LLM_BASE_URL, if it needs one.")
     device: str = Field("cpu", description="torch device for both models (cpu, cuda, mps).")
     host: str = Field(
         default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
@@ -124,7 +138,9 @@ class Settings(BaseSettings):
 
     def uses_hub(self) -> bool:
         """True when a model setting names a Hugging Face id rather than a bundle or a path."""
-        specs = [self.llm_model, self.embed_model] + ([self.reranker] if self.reranker else [])
+        specs = [self.embed_model] + ([self.reranker] if self.reranker else [])
+        if not self.llm_base_url:  # a served model's name is the server's business
+            specs.append(self.llm_model)
         return any(_is_hub_id(spec) for spec in specs)
 
 

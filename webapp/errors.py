@@ -96,3 +96,7 @@ class ParseCrashed(CorruptFile):
 
 class ReaderUnavailable(IngestError):
     """The separate process that reads files could not be started."""
+
+
+class StoreUnavailable(WebappError):
+    """The Chroma server (or the inference server) cannot be reached right now."""

@@ -44,10 +44,13 @@ class Services:
 
     @property
     def generator(self):
-        if self._models_from is not None:
-            return self._models_from.generator
+        shared = self._models_from
+        if shared is not None and shared.settings.llm_base_url == self.settings.llm_base_url:
+            return shared.generator
 
         def build():
+            if self.settings.llm_base_url:
+                return self._remote_generator()
             from webapp.models.generator import Generator
 
             return Generator.load(
@@ -56,15 +59,64 @@ class Services:
 
         return self._once("_generator", build)
 
+    def _remote_generator(self):
+        from pathlib import Path
+
+        from transformers import AutoTokenizer
+
+        from webapp.config import BUNDLED_LLM
+        from webapp.models.remote import RemoteGenerator
+        from webapp.models.resolve import resolve_llm
+
+        named = Path(self.settings.llm_model).expanduser()
+        counter = named if named.is_dir() else resolve_llm(BUNDLED_LLM, self.settings.model_cache)
+        return RemoteGenerator(
+            self.settings.llm_base_url,
+            self.settings.llm_model,
+            self.settings.llm_api_key,
+            AutoTokenizer.from_pretrained(str(counter)),
+            self.settings.context_tokens,
+        )
+
+    def chat_models(self, owner: str) -> list[str]:
+        """What the chat's model selector offers besides the base model: the owner's
+        adapters, or with an inference server, the adapters that server offers."""
+        if not self.settings.llm_base_url:
+            return [a.name for a in self.adapters.list(owner)]
+        from webapp.errors import StoreUnavailable
+
+        try:
+            served = self.generator.served_models()
+        except StoreUnavailable:
+            return []
+        return [m for m in served if m != self.settings.llm_model]
+
     @property
     def chroma(self):
         def build():
             import chromadb
 
+            options = chromadb.Settings(anonymized_telemetry=False)
+            if self.settings.chroma_url:  # shared by every replica
+                from urllib.parse import urlsplit
+
+                from webapp.errors import StoreUnavailable
+                from webapp.knowledge.base import UNREACHABLE
+
+                url = urlsplit(self.settings.chroma_url)
+                token = self.settings.chroma_token
+                try:
+                    return chromadb.HttpClient(
+                        host=url.hostname or "localhost",
+                        port=url.port or (443 if url.scheme == "https" else 8000),
+                        ssl=url.scheme == "https",
+                        headers={"Authorization": f"Bearer {token}"} if token else None,
+                        settings=options,
+                    )
+                except Exception as exc:  # not cached: the next request tries again
+                    raise StoreUnavailable(UNREACHABLE) from exc
             path = self.settings.storage_dir / "chroma"
-            return chromadb.PersistentClient(
-                path=str(path), settings=chromadb.Settings(anonymized_telemetry=False)
-            )
+            return chromadb.PersistentClient(path=str(path), settings=options)
 
         return self._once("_chroma", build)
 
@@ -277,9 +329,37 @@ class Services:
         return removed
 
     def warm_up(self) -> None:
-        """Load both models now, so the first question does not wait for them."""
-        self.knowledge  # noqa: B018  (loads the embedder)
-        self.chat  # noqa: B018  (loads or converts the generator)
+        """Load both models now, so the first question does not wait for them. A Chroma
+        server that is down does not stop the start: requests say so until it is back."""
+        from webapp.errors import StoreUnavailable
+
+        self.embedder  # noqa: B018
+        self.generator  # noqa: B018  (loads or converts the generator)
+        try:
+            self.chat  # noqa: B018  (opens the knowledge base)
+        except StoreUnavailable:
+            log.warning("the Chroma server is not reachable yet; requests will retry")
+
+    def health(self) -> dict:
+        """Readiness of each dependency: {"ok": bool, "checks": {name: {"ok", "detail"}}}."""
+        checks = {"documents": self._check_store(), "generator": self._check_generator()}
+        return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
+
+    def _check_store(self) -> dict:
+        where = "Chroma server" if self.settings.chroma_url else "embedded Chroma"
+        try:
+            self.chroma.heartbeat()
+            return {"ok": True, "detail": where}
+        except Exception:
+            return {"ok": False, "detail": f"{where}: not reachable"}
+
+    def _check_generator(self) -> dict:
+        if "_generator" not in self.__dict__ and self._models_from is None:
+            return {"ok": False, "detail": "not loaded yet"}
+        check = getattr(self.generator, "check", None)
+        if check is None:
+            return {"ok": True, "detail": "local model"}
+        return check()
 
 
 def quiet_libraries() -> None:

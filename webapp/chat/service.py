@@ -10,8 +10,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import httpx
+
 from webapp.chat import citations, grounding, prompts
-from webapp.errors import InvalidOption
+from webapp.errors import InvalidOption, StoreUnavailable
 from webapp.models.generator import GenerationOptions
 from webapp.retrieval.retriever import Scope, Source
 
@@ -121,7 +123,10 @@ class ChatService:
     ) -> Iterator[Answer]:
         """Yield the same Answer as it grows: sources first, then the text token by token."""
         answer = Answer(question=question, rag=options.use_rag, adapter=options.adapter or None)
-        adapter = self.adapters.get(owner, options.adapter) if options.adapter else None
+        if getattr(self.generator, "remote", False):  # adapters are the server's, by name
+            adapter = options.adapter or None
+        else:
+            adapter = self.adapters.get(owner, options.adapter) if options.adapter else None
         gen_options = GenerationOptions(options.max_new_tokens, options.temperature)
         budget = self._prompt_budget(options.max_new_tokens)
         if options.use_rag:
@@ -162,8 +167,13 @@ class ChatService:
     ) -> list[Source]:
         from webapp.retrieval.retriever import to_source
 
-        retriever = self.retriever_factory(owner, top_k, scope=scope)
-        results = [to_source(r) for r in retriever.retrieve(query)]
+        try:
+            retriever = self.retriever_factory(owner, top_k, scope=scope)
+            results = [to_source(r) for r in retriever.retrieve(query)]
+        except httpx.TransportError as exc:  # a Chroma server that is down
+            from webapp.knowledge.base import UNREACHABLE
+
+            raise StoreUnavailable(UNREACHABLE) from exc
         if not results:
             return []
         # Weak passages far below the best one confuse a small reader more than they help;

@@ -17,6 +17,7 @@ document, except the older version of a replacement whose new version is complet
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import logging
@@ -31,13 +32,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TransformComponent
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from webapp import storage_lock
-from webapp.errors import DiskFull, DocumentNotFound, FileTooLarge, IngestError, QuotaExceeded
+from webapp.errors import (
+    DiskFull,
+    DocumentNotFound,
+    FileTooLarge,
+    IngestError,
+    QuotaExceeded,
+    StoreUnavailable,
+)
 from webapp.knowledge import formats, sandbox
 from webapp.owners import owner_key
 
@@ -132,12 +141,32 @@ class ChunkAnnotator(TransformComponent):
         return nodes
 
 
+UNREACHABLE = (
+    "The document store is not reachable right now, so nothing was changed. Try again in a moment."
+)
+
+
+def reachable(method):
+    """A Chroma server that is down becomes a plain message (StoreUnavailable), not a
+    traceback; the next call tries again, so service resumes once it is back."""
+
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(UNREACHABLE) from exc
+
+    return call
+
+
 class KnowledgeBase:
     def __init__(self, chroma_client, embed_model, token_counter, storage_dir: Path, settings):
         self.client = chroma_client
         self.embed_model = embed_model
         self.settings = settings
         self.storage_dir = storage_dir
+        self.shared = bool(getattr(settings, "chroma_url", ""))  # other replicas write too
         self.uploads_dir = storage_dir / "uploads"
         self.splitter = SentenceSplitter(
             chunk_size=settings.chunk_size,
@@ -180,11 +209,13 @@ class KnowledgeBase:
         return self._owner_dir(owner) / f".{doc_id}.{kind}.json"
 
     # -- queries ------------------------------------------------------------------------
+    @reachable
     def list_documents(self, owner: str) -> list[DocumentInfo]:
         got = self.collection(owner).get(where={"chunk_index": 0}, include=["metadatas"])
         docs = [_doc_info(m) for m in got["metadatas"] or []]
         return sorted(docs, key=lambda d: (d.added, d.file), reverse=True)
 
+    @reachable
     def get_document(self, owner: str, doc_id: str) -> DocumentInfo:
         got = self.collection(owner).get(
             where={"$and": [{"file_id": doc_id}, {"chunk_index": 0}]}, include=["metadatas"]
@@ -193,6 +224,7 @@ class KnowledgeBase:
             raise DocumentNotFound("That document does not exist (it may have been deleted).")
         return _doc_info(got["metadatas"][0])
 
+    @reachable
     def chunks(self, owner: str, doc_id: str) -> list[Chunk]:
         self.get_document(owner, doc_id)
         got = self.collection(owner).get(
@@ -206,9 +238,11 @@ class KnowledgeBase:
             )
         return sorted(out, key=lambda c: c.index)
 
+    @reachable
     def count_chunks(self, owner: str) -> int:
         return self.collection(owner).count()
 
+    @reachable
     def delete_all(self, owner: str) -> int:
         """Delete every document of the owner (its collection and stored originals)."""
         with self._lock(owner):
@@ -227,6 +261,7 @@ class KnowledgeBase:
         return self._owner_dir(owner) / f"{info.id}{Path(info.file).suffix.lower()}"
 
     # -- changes ------------------------------------------------------------------------
+    @reachable
     def delete(self, owner: str, doc_id: str) -> DocumentInfo:
         with self._lock(owner):
             info = self.get_document(owner, doc_id)
@@ -274,8 +309,11 @@ class KnowledgeBase:
         try:
             with self._lock(owner):
                 return self._ingest(owner, path, display, progress or (lambda f, w: None))
-        except IngestError as exc:
+        except (IngestError, StoreUnavailable) as exc:
             return IngestResult(display, "failed", message=str(exc))
+        except httpx.TransportError:
+            log.warning("the Chroma server is not reachable", exc_info=True)
+            return IngestResult(display, "failed", message=UNREACHABLE)
         except Exception as exc:
             if not _is_disk_full(exc):
                 raise
@@ -525,8 +563,11 @@ class KnowledgeBase:
         for doc_id, record in markers[PENDING].items():
             if doc_id in complete and not record.get("failed"):
                 older |= {o for o in record.get("replaces", []) if o in complete and o != doc_id}
-        # Everything that is not a complete document is a piece of something cut short.
-        broken = (set(found) | set(originals) | set(markers[PENDING])) - complete
+        # Everything that is not a complete document is a piece of something cut short. With
+        # a shared Chroma server, pieces without a marker here may be another replica's
+        # upload under way: only this replica's own uploads are judged.
+        mine = set(originals) | set(markers[PENDING])
+        broken = (mine if self.shared else set(found) | mine) - complete
         reports = []
         for doc_id in sorted(broken):
             pending = markers[PENDING].get(doc_id)

@@ -373,11 +373,13 @@ def build_adapters_tab(services, chat_model: gr.Dropdown) -> tuple:
 
     def listing_updates(request: gr.Request, current_model: str | None, select=None):
         """Table, picker (on `select` when given) and the chat's model selector."""
-        infos = services.adapters.list(owner_of(request, settings))
+        owner = owner_of(request, settings)
+        infos = services.adapters.list(owner)
         names = [i.name for i in infos]
         pick = select if select in names else (names[0] if names else None)
         picked = gr.update(choices=names, value=pick)
-        return adapter_rows(infos), picked, model_selector_update(names, current_model)
+        models = services.chat_models(owner)
+        return adapter_rows(infos), picked, model_selector_update(models, current_model)
 
     def refresh(current_model, request: gr.Request):
         return listing_updates(request, current_model)

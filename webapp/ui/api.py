@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,19 @@ from webapp.errors import WebappError
 from webapp.ui.identity import owner_of
 
 log = logging.getLogger(__name__)
+
+
+def plain_errors(fn):
+    """Domain errors (a server down, say) reach API callers as their plain message."""
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except WebappError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    return call
 
 
 def build_api(services) -> None:
@@ -110,8 +124,8 @@ def build_api(services) -> None:
 
     model = dict(concurrency_id="model", concurrency_limit=1)
     gr.api(chat, api_name="chat", **model)
-    gr.api(list_documents, api_name="list_documents")
-    gr.api(list_adapters, api_name="list_adapters")
+    gr.api(plain_errors(list_documents), api_name="list_documents")
+    gr.api(plain_errors(list_adapters), api_name="list_adapters")
     gr.api(
         delete_document, api_name="delete_document", concurrency_id="ingest", concurrency_limit=1
     )
@@ -120,7 +134,7 @@ def build_api(services) -> None:
     picker = gr.File(file_count="multiple", type="filepath", visible=False, label="files")
     report = gr.JSON(visible=False, label="results")
     picker.upload(
-        upload,
+        plain_errors(upload),
         [picker],
         [report],
         api_name="upload",

@@ -103,8 +103,11 @@ def when_signed_in(fn, outputs: int):
 def launch_options(services) -> dict:
     settings = services.settings
     storage = settings.storage_dir.resolve()
+    sign_in = _sign_in_options(services)
+    app_kwargs = {"routes": [_health_route(services)], **sign_in.pop("app_kwargs", {})}
     return dict(
-        **_sign_in_options(services),
+        **sign_in,
+        app_kwargs=app_kwargs,
         server_name=settings.host,
         server_port=settings.port,
         theme=theme(),
@@ -155,3 +158,16 @@ def _check_hf_sign_in_available() -> None:
             "Hugging Face sign-in (WEBAPP_AUTH=hf) works on a Space with `hf_oauth: true` in "
             "its README. On your own server use WEBAPP_AUTH=password or anonymous."
         )
+
+
+def _health_route(services):
+    """GET /health: each dependency's readiness as JSON; 503 while one is down (for load
+    balancers and container health checks). Says nothing about users or their data."""
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    def health(request):
+        report = services.health()
+        return JSONResponse(report, status_code=200 if report["ok"] else 503)
+
+    return Route("/health", health, methods=["GET"])
