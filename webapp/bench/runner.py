@@ -44,7 +44,17 @@ def machine() -> str:
         pass
     import torch
 
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])  # MemTotal
+        memory = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
 
 
 def lora_training(services, quick: bool) -> Figure:
@@ -163,15 +173,58 @@ def retrieval_figures(services, quick: bool) -> list[Figure]:
     return figures
 
 
-BENCHMARKS = [lora_training]
+def embedding(services, quick: bool) -> list[Figure]:
+    """embed_chunks_per_s, query_embed_ms (webapp.bench.embedding)."""
+    from webapp.bench import embedding
+
+    return embedding.figures(services, quick)
+
+
+def ingestion(services, quick: bool) -> list[Figure]:
+    """ingest_chunks_per_s, ingest_docs_per_s, pdf_pages_per_s (webapp.bench.ingest)."""
+    from webapp.bench import ingest
+
+    return ingest.figures(services, quick)
+
+
+def retrieval_latency(services, quick: bool) -> list[Figure]:
+    """retrieval_p50/p95_ms_5k/100k (webapp.bench.retrieval_latency)."""
+    from webapp.bench import retrieval_latency
+
+    return retrieval_latency.figures(services, quick)
+
+
+def generation(services, quick: bool) -> list[Figure]:
+    """prefill_tokens_per_s, decode_tokens_per_s, ttft_s (webapp.bench.generation)."""
+    from webapp.bench import generation
+
+    return generation.figures(services, quick)
+
+
+def serving(services, quick: bool) -> list[Figure]:
+    """warm_start_s, first_start_s (full run), peak_rss_serving_mb, peak_rss_ingest_mb
+    (webapp.bench.serving)."""
+    from webapp.bench import serving
+
+    return serving.figures(services, quick)
+
+
+# Each returns a Figure or a list of them.
+BENCHMARKS = [embedding, ingestion, retrieval_latency, generation, serving, lora_training]
 # Slow ones, each behind its own flag: --reader, --load, --retrieval.
 OPTIONAL = {"reader": reader_figures, "load": load_figures, "retrieval": retrieval_figures}
 
 
 def run(services, quick: bool = False, extra: tuple[str, ...] = ()) -> dict:
-    figures = [bench(services, quick) for bench in BENCHMARKS]
-    for name in extra:
-        figures += OPTIONAL[name](services, quick)
+    import sys
+    import time
+
+    figures = []
+    for bench in BENCHMARKS + [OPTIONAL[name] for name in extra]:
+        start = time.perf_counter()
+        got = bench(services, quick)
+        figures += got if isinstance(got, list) else [got]
+        print(f"  {bench.__name__}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return {"machine": machine(), "figures": figures}
 
 
