@@ -219,13 +219,24 @@ def run(services, quick: bool = False, extra: tuple[str, ...] = ()) -> dict:
     import sys
     import time
 
+    load = _load_average()  # other processes on the cores skew every figure: say how busy
     figures = []
     for bench in BENCHMARKS + [OPTIONAL[name] for name in extra]:
         start = time.perf_counter()
         got = bench(services, quick)
         figures += got if isinstance(got, list) else [got]
         print(f"  {bench.__name__}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    return {"machine": machine(), "figures": figures}
+    described = machine()
+    if load is not None:
+        described += f"; load average {load:.1f} at start, {_load_average():.1f} at end"
+    return {"machine": described, "figures": figures}
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
 
 
 def table(result: dict) -> str:
