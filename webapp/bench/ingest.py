@@ -95,9 +95,10 @@ def text_figures(services, quick: bool) -> list[Figure]:
     base_s = common.median([s for s, _ in base])
     ours_chunks, base_chunks = ours[0][1], base[0][1]
     note = (
-        f"{what} (a fixed subset: the whole 5,183 take ~13 min ours here), end to end "
+        f"{what} (a fixed subset: all 5,183 took ~13 min ours on this machine), end to end "
         f"(split, embed, store); ours {ours_chunks} chunks of <=200 tokens in {ours_s:.1f} s, "
-        f"starter {base_chunks} chunks of <=1024 tokens in {base_s:.1f} s; median of {repeats}"
+        f"starter {base_chunks} chunks of <=1024 tokens (the embedder reads only the first "
+        f"256) in {base_s:.1f} s; median of {repeats}"
     )
     n = len(texts)
     return [
