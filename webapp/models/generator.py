@@ -50,7 +50,22 @@ class _StopOnEvent(StoppingCriteria):
         return self.event.is_set()
 
 
-class Generator:
+class TokenBudget:
+    """Token counting for prompt budgets, shared by the local and the remote generator."""
+
+    tokenizer: object
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def truncate(self, text: str, max_tokens: int, keep_end: bool = False) -> str:
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) <= max_tokens:
+            return text
+        return self.tokenizer.decode(ids[-max_tokens:] if keep_end else ids[:max_tokens])
+
+
+class Generator(TokenBudget):
     """A chat model plus its tokenizer; renders prompts with the model's own chat template."""
 
     def __init__(self, model, tokenizer, name: str):
@@ -134,15 +149,6 @@ class Generator:
     @property
     def context_window(self) -> int:
         return int(getattr(self.model.config, "max_position_embeddings", 2048))
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def truncate(self, text: str, max_tokens: int, keep_end: bool = False) -> str:
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
-        if len(ids) <= max_tokens:
-            return text
-        return self.tokenizer.decode(ids[-max_tokens:] if keep_end else ids[:max_tokens])
 
     def prompt_tokens(self, messages: list[dict]) -> int:
         return len(self._encode(messages)["input_ids"][0])

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 import httpx
 
 from webapp.errors import StoreUnavailable
-from webapp.models.generator import GenerationOptions
+from webapp.models.generator import GenerationOptions, TokenBudget
 
 DEFAULTS = GenerationOptions()
 UNREACHABLE = "The model server is not reachable right now. Try again in a moment."
 
 
-class RemoteGenerator:
+class RemoteGenerator(TokenBudget):
     remote = True
 
     def __init__(self, base_url: str, model: str, api_key: str, tokenizer, context_window: int):
@@ -46,15 +46,6 @@ class RemoteGenerator:
     @property
     def context_window(self) -> int:
         return self._context_window
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def truncate(self, text: str, max_tokens: int, keep_end: bool = False) -> str:
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
-        if len(ids) <= max_tokens:
-            return text
-        return self.tokenizer.decode(ids[-max_tokens:] if keep_end else ids[:max_tokens])
 
     def prompt_tokens(self, messages: list[dict]) -> int:
         ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
