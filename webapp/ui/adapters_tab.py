@@ -323,7 +323,8 @@ def progress_panel() -> SimpleNamespace:
         x_title="step",
         y_title="loss",
         color_title="",
-        visible=False,
+        # Shown from the start (empty until the first step): a plot made visible in the same
+        # update that brings its first data was sometimes never drawn.
         elem_id="loss-plot",
     )
     return p
@@ -415,7 +416,7 @@ def build_adapters_tab(services, chat_model: gr.Dropdown) -> tuple:
             form.train: gr.update(visible=False),
             form.cancel: gr.update(visible=True, interactive=True),
             shown.status: status_html("Starting…", 0.0),
-            shown.plot: gr.update(value=loss_frame([], []), visible=True, colors_in_legend=legend),
+            shown.plot: gr.update(value=loss_frame([], []), colors_in_legend=legend),
         }
         for html_status, curve in watching(job):
             update = {shown.status: html_status}
