@@ -244,3 +244,26 @@ def test_eval_retrieval_reads_a_squad_file(tmp_path):
     result = json.loads(done.stdout)
     assert result["queries"] == 3 and result["documents"] == 3
     assert result["recall@1"] == 1.0 and result["recall@5"] == 1.0
+
+
+@pytest.mark.slow
+def test_large_collections_are_read_in_pages(make_services, tmp_path, monkeypatch):
+    """Chroma's SQLite refuses one read of more than ~32k rows: every whole-collection read
+    (keyword index, document list) goes page by page. Pages of 2 rows stand in for 5,000."""
+    from webapp.knowledge import base
+
+    monkeypatch.setattr(base, "PAGE", 2)
+    services = make_services()
+    words = ["zebrafish", "axolotl", "quokka", "narwhal", "pangolin"]
+    for word in words:
+        doc = tmp_path / f"{word}.md"
+        doc.write_text(f"The {word} enclosure is cleaned every Thursday by Ingrid Holm.")
+        services.knowledge.ingest("local", doc, doc.name)
+    assert services.knowledge.count_chunks("local") > 2 * base.PAGE
+    listed = {d.file for d in services.knowledge.list_documents("local")}
+    assert listed == {f"{w}.md" for w in words}
+    for word in words:
+        retriever = services.retriever("local", 4, mode="bm25")
+        assert [r.node.metadata["file"] for r in retriever.retrieve(f"{word} enclosure")][0] == (
+            f"{word}.md"
+        )

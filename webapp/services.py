@@ -54,7 +54,10 @@ class Services:
             from webapp.models.generator import Generator
 
             return Generator.load(
-                self.base_model_path(), self.settings.device, name=self.settings.llm_model
+                self.base_model_path(),
+                self.settings.device,
+                name=self.settings.llm_model,
+                quantize=self.settings.quantize,
             )
 
         return self._once("_generator", build)

@@ -35,7 +35,7 @@ def _query_ms(embed_model, query: str) -> float:
 
 def figures(services, quick: bool) -> list[Figure]:
     ours, base = services.embedder, common.baseline_embedder(services)
-    chunks, what = _chunks(services, 40 if quick else 200)
+    chunks, what = _chunks(services, 40 if quick else 100)
     repeats = 1 if quick else 3
     for model in (ours, base):  # warm-up, untimed
         model.get_text_embedding_batch(chunks[:8])

@@ -1,5 +1,6 @@
-"""Generation speed: our generator (webapp.models.generator, streaming) against plain
-transformers fp32 `generate` on the same model files and the same token ids.
+"""Generation speed: our generator (webapp.models.generator, streaming; int8 base model on a
+CPU unless WEBAPP_QUANTIZE=none) against plain transformers fp32 `generate` on the same model
+files and the same token ids.
 
 - Prefill: a ~1,000-token prompt, one new token: prompt tokens / seconds.
 - Decode: 128 new tokens, greedy, forced to full length (min_new_tokens): 127 tokens over the
@@ -58,7 +59,7 @@ def _ours_seconds(generator, messages, new_tokens: int) -> float:
 
     options = GenerationOptions(max_new_tokens=new_tokens, temperature=0.0)
     start = time.perf_counter()
-    with _MinLength(generator.model, new_tokens):
+    with _MinLength(generator.fast_model or generator.model, new_tokens):
         for _ in generator.stream(messages, options):
             pass
     return time.perf_counter() - start

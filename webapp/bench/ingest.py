@@ -82,8 +82,8 @@ def starter_files(services, files: list[Path]) -> tuple[float, int, int]:
 
 
 def text_figures(services, quick: bool) -> list[Figure]:
-    texts, what = common.corpus(100 if quick else 1000)
-    repeats = 1 if quick else 2
+    texts, what = common.corpus(100 if quick else 500)
+    repeats = 1 if quick else 3
     # Warm-up (untimed, tiny): first-call costs (Chroma's start, tokenizer caches) on both.
     ours_texts(services, texts[:5])
     starter_texts(services, texts[:5])
@@ -125,7 +125,7 @@ def pdf_figures(services, quick: bool) -> list[Figure]:
         if found is None:
             return []  # no real PDFs and no reportlab to make some: the figure is left out
         files, what = found
-        repeats = 1 if quick else 2
+        repeats = 1 if quick else 3
         ours, base = [], []
         for _ in range(repeats):
             ours.append(ours_files(services, files))

@@ -211,8 +211,8 @@ class KnowledgeBase:
     # -- queries ------------------------------------------------------------------------
     @reachable
     def list_documents(self, owner: str) -> list[DocumentInfo]:
-        got = self.collection(owner).get(where={"chunk_index": 0}, include=["metadatas"])
-        docs = [_doc_info(m) for m in got["metadatas"] or []]
+        got = get_all(self.collection(owner), ["metadatas"], where={"chunk_index": 0})
+        docs = [_doc_info(m) for m in got["metadatas"]]
         return sorted(docs, key=lambda d: (d.added, d.file), reverse=True)
 
     @reachable
@@ -535,7 +535,7 @@ class KnowledgeBase:
         # file id -> (chunk indexes present, the metadata of one chunk)
         found: dict[str, tuple[set[int], dict]] = {}
         if collection is not None:
-            for meta in _all_metadatas(collection):
+            for meta in get_all(collection, ["metadatas"])["metadatas"]:
                 fid = meta.get("file_id")
                 if fid:
                     found.setdefault(fid, (set(), meta))[0].add(int(meta.get("chunk_index", -1)))
@@ -631,14 +631,20 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _all_metadatas(collection, page: int = 5000) -> Iterable[dict]:
-    offset = 0
+PAGE = 5000  # rows per Chroma read: SQLite refuses more than 32,766 variables in one query
+
+
+def get_all(collection, include: list[str], where: dict | None = None) -> dict:
+    """`collection.get` of every matching row, read in pages (one unpaged read of a
+    collection past ~32k chunks fails inside Chroma's SQLite)."""
+    out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+    offset, page = 0, PAGE
     while True:
-        got = collection.get(include=["metadatas"], limit=page, offset=offset)
-        metas = got["metadatas"] or []
-        yield from metas
-        if len(metas) < page:
-            return
+        got = collection.get(where=where, include=include, limit=page, offset=offset)
+        for key in out:
+            out[key] += list(got[key] or [])
+        if len(got["ids"]) < page:
+            return out
         offset += page
 
 

@@ -3,6 +3,9 @@
 Streaming is the primitive (`stream`); `complete` is built on it. A stop event lets the UI's
 Stop button, or a client that went away, end generation between two tokens.
 
+Speed: on a CPU the base model answers from an int8 copy (webapp.models.quantize), about 3x
+faster; adapters run on the fp32 model their layers were trained against.
+
 Adapters: the base model stays loaded; LoRA adapters are added to one PEFT model (multi-adapter
 loading) and prompt/prefix adapters wrap the same base. Which adapter is active is model
 state, so each generation holds a lock while it selects its adapter and runs: two sessions on
@@ -68,8 +71,9 @@ class TokenBudget:
 class Generator(TokenBudget):
     """A chat model plus its tokenizer; renders prompts with the model's own chat template."""
 
-    def __init__(self, model, tokenizer, name: str):
+    def __init__(self, model, tokenizer, name: str, fast_model=None):
         self.model = model.eval()
+        self.fast_model = fast_model  # answers for the base model when set (int8 copy)
         self.tokenizer = tokenizer
         self.name = name
         # A plain Lock, not an RLock: Gradio may resume a streaming generator on another
@@ -125,12 +129,13 @@ class Generator(TokenBudget):
                 self._lora = None
 
     @contextmanager
-    def _model_for(self, adapter: AdapterRef | None):
-        """The module to call generate on, with exactly the chosen adapter active."""
+    def _model_for(self, adapter: AdapterRef | None, fast: bool = True):
+        """The module to call generate on, with exactly the chosen adapter active; for the
+        base model, the fast copy unless `fast` is False."""
         without_lora = self._lora.disable_adapter() if self._lora is not None else nullcontext()
         if adapter is None:
             with without_lora:
-                yield self.model
+                yield (self.fast_model if fast else None) or self.model
             return
         name = self.load_adapter(adapter)
         if self._methods[name] == "lora":
@@ -141,10 +146,15 @@ class Generator(TokenBudget):
                 yield self._prompt_models[name]
 
     @classmethod
-    def load(cls, path: str, device: str = "cpu", name: str | None = None) -> Generator:
+    def load(
+        cls, path: str, device: str = "cpu", name: str | None = None, quantize: str = "int8"
+    ) -> Generator:
+        from webapp.models.quantize import int8_copy
+
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
-        return cls(model, tokenizer, name or path)
+        fast = int8_copy(model) if quantize == "int8" and device == "cpu" else None
+        return cls(model, tokenizer, name or path, fast_model=fast)
 
     @property
     def context_window(self) -> int:
@@ -217,5 +227,5 @@ class Generator(TokenBudget):
     def logits(self, text: str, adapter: AdapterRef | None = None) -> torch.Tensor:
         """Next-token logits over `text` (used to check adapters against the base)."""
         ids = self.tokenizer(text, return_tensors="pt").to(self.model.device)
-        with self._lock, self._model_for(adapter) as model:
+        with self._lock, self._model_for(adapter, fast=False) as model:
             return model(**ids).logits

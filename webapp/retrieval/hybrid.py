@@ -24,6 +24,7 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
+from webapp.knowledge.base import get_all
 from webapp.retrieval.retriever import EVERYTHING, Scope
 
 RRF_K = 60
@@ -53,13 +54,13 @@ class KeywordIndex:
         self._retriever = None
 
     def _document_ids(self) -> tuple:
-        got = self.collection.get(where={"chunk_index": 0}, include=["metadatas"])
+        got = get_all(self.collection, ["metadatas"], where={"chunk_index": 0})
         return tuple(sorted(m["file_id"] for m in got["metadatas"]))
 
     def _build(self):
         from llama_index.retrievers.bm25 import BM25Retriever
 
-        got = self.collection.get(include=["documents", "metadatas"])
+        got = get_all(self.collection, ["documents", "metadatas"])
         nodes = [
             metadata_dict_to_node(meta, text=text)
             for text, meta in zip(got["documents"], got["metadatas"], strict=True)
