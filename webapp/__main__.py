@@ -12,7 +12,7 @@
     webapp eval-retrieval DIR|SQUAD.json [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N] [--json]
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
     webapp qa build --out FILE [--per-doc N] [--test-share X]
-    webapp bench [--quick] [--json] [--reader] [--load] [--retrieval]
+    webapp bench [--quick] [--json] [--reader] [--load] [--retrieval] [--only NAMES]
     webapp adapters list [--json] | delete NAME | export NAME [--out DIR] | import ZIP [--name NAME]
     webapp users add NAME | remove NAME | list     password accounts (password read from stdin)
     webapp delete-data --yes                      everything of one user, at once
@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--retrieval",
         action="store_true",
         help="also score dense, BM25 and hybrid search on SciFact and XQuAD (about 15 min)",
+    )
+    bench.add_argument(
+        "--only",
+        default="",
+        help="comma-separated benchmarks to run, e.g. generation,quality (default: all)",
     )
 
     ev = sub.add_parser("eval", help="compare base, RAG and adapters on your questions")
@@ -440,7 +445,8 @@ def cmd_bench(services, args) -> int:
     from webapp.bench import runner
 
     extra = tuple(name for name in ("reader", "load", "retrieval") if getattr(args, name))
-    result = runner.run(services, quick=args.quick, extra=extra)
+    only = tuple(name.strip() for name in args.only.split(",") if name.strip())
+    result = runner.run(services, quick=args.quick, extra=extra, only=only)
     if args.json:
         figures = [f.as_dict() for f in result["figures"]]
         print(json.dumps({"machine": result["machine"], "figures": figures}))

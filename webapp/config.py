@@ -46,10 +46,11 @@ class Settings(BaseSettings):
     )
     llm_api_key: str = Field("", description="API key for WEBAPP_LLM_BASE_URL, if it needs one.")
     device: str = Field("cpu", description="torch device for both models (cpu, cuda, mps).")
-    quantize: Literal["int8", "none"] = Field(
-        "int8",
-        description="On a CPU, answer with an int8 copy of the base model (about 3x faster; "
-        "adapters keep fp32), or none (fp32 only).",
+    fast_cpu: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="On a CPU: the base model answers from a bf16/int8 copy (adapters keep "
+        "fp32) and the embedder runs in bf16, 2-3x faster. auto: on where the CPU has native "
+        "bf16 (AVX-512 BF16, AMX); off: fp32 everywhere.",
     )
     host: str = Field(
         default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

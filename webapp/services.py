@@ -36,9 +36,12 @@ class Services:
 
         def build():
             from webapp.models.embedder import load_embedder
+            from webapp.models.quantize import fast_cpu
             from webapp.models.resolve import resolve_embedder
 
-            return load_embedder(resolve_embedder(self.settings.embed_model), self.settings.device)
+            fast = fast_cpu(self.settings.fast_cpu, self.settings.device)
+            path = resolve_embedder(self.settings.embed_model)
+            return load_embedder(path, self.settings.device, bf16=fast)
 
         return self._once("_embedder", build)
 
@@ -52,12 +55,13 @@ class Services:
             if self.settings.llm_base_url:
                 return self._remote_generator()
             from webapp.models.generator import Generator
+            from webapp.models.quantize import fast_cpu
 
             return Generator.load(
                 self.base_model_path(),
                 self.settings.device,
                 name=self.settings.llm_model,
-                quantize=self.settings.quantize,
+                fast=fast_cpu(self.settings.fast_cpu, self.settings.device),
             )
 
         return self._once("_generator", build)

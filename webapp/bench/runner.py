@@ -201,6 +201,13 @@ def generation(services, quick: bool) -> list[Figure]:
     return generation.figures(services, quick)
 
 
+def quality(services, quick: bool) -> list[Figure]:
+    """xquad_exact_match_fast, xquad_f1_fast against fp32 (webapp.bench.quality)."""
+    from webapp.bench import quality
+
+    return quality.figures(services, quick)
+
+
 def serving(services, quick: bool) -> list[Figure]:
     """warm_start_s, first_start_s (full run), peak_rss_serving_mb, peak_rss_ingest_mb
     (webapp.bench.serving)."""
@@ -210,18 +217,31 @@ def serving(services, quick: bool) -> list[Figure]:
 
 
 # Each returns a Figure or a list of them.
-BENCHMARKS = [embedding, ingestion, retrieval_latency, generation, serving, lora_training]
+BENCHMARKS = [embedding, ingestion, retrieval_latency, generation, quality, serving, lora_training]
 # Slow ones, each behind its own flag: --reader, --load, --retrieval.
 OPTIONAL = {"reader": reader_figures, "load": load_figures, "retrieval": retrieval_figures}
 
 
-def run(services, quick: bool = False, extra: tuple[str, ...] = ()) -> dict:
+def run(
+    services, quick: bool = False, extra: tuple[str, ...] = (), only: tuple[str, ...] = ()
+) -> dict:
     import sys
     import time
 
+    from webapp.errors import InvalidOption
+
+    chosen = BENCHMARKS + [OPTIONAL[name] for name in extra]
+    if only:
+        known = {b.__name__: b for b in BENCHMARKS + list(OPTIONAL.values())}
+        unknown = sorted(set(only) - set(known))
+        if unknown:
+            raise InvalidOption(
+                f"Unknown benchmark {', '.join(unknown)}; known: {', '.join(known)}."
+            )
+        chosen = [known[name] for name in only]
     load = _load_average()  # other processes on the cores skew every figure: say how busy
     figures = []
-    for bench in BENCHMARKS + [OPTIONAL[name] for name in extra]:
+    for bench in chosen:
         start = time.perf_counter()
         got = bench(services, quick)
         figures += got if isinstance(got, list) else [got]

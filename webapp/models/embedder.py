@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 
-def load_embedder(path: str, device: str = "cpu"):
+def load_embedder(path: str, device: str = "cpu", bf16: bool = False):
+    """bf16 (on CPUs with native bf16): 2.6x the chunks/s of fp32 on 2 cores, embeddings
+    within cosine 0.996 of fp32 on SciFact abstracts (see the README's benchmarks)."""
+    import torch
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    return HuggingFaceEmbedding(model_name=path, device=device, embed_batch_size=32)
+    options = {"model_kwargs": {"dtype": torch.bfloat16}} if bf16 else {}
+    return HuggingFaceEmbedding(model_name=path, device=device, embed_batch_size=32, **options)
 
 
 def token_counter(embedder) -> Callable[[str], list[int]]:
