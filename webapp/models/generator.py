@@ -54,6 +54,20 @@ class _StopOnEvent(StoppingCriteria):
         return self.event.is_set()
 
 
+class _OneThreadDecoding(StoppingCriteria):
+    """Called once a token is chosen: from then on, this thread computes on one core.
+
+    Generation runs on a worker thread, and there torch's OpenMP pool pays a wake-up on
+    every small op of a one-token decode step: on 2 cores, one thread decoded 47 tokens/s
+    against 36 for two (the prompt's forward pass, one large matmul per layer, keeps both).
+    The thread's setting is restored when generation ends (see Generator._run)."""
+
+    def __call__(self, input_ids, scores, **kwargs) -> bool:
+        if torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
+        return False
+
+
 class TokenBudget:
     """Token counting for prompt budgets, shared by the local and the remote generator."""
 
@@ -186,7 +200,7 @@ class Generator(TokenBudget):
             **inputs,
             streamer=streamer,
             max_new_tokens=options.max_new_tokens,
-            stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
+            stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop), _OneThreadDecoding()]),
             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         )
         if options.temperature > 0:
@@ -208,12 +222,15 @@ class Generator(TokenBudget):
 
     @staticmethod
     def _run(model, kwargs: dict, errors: list[BaseException]) -> None:
+        threads = torch.get_num_threads()
         try:
             with torch.inference_mode():
                 model.generate(**kwargs)
         except BaseException as exc:  # surfaced in the consuming thread
             errors.append(exc)
             kwargs["streamer"].end()
+        finally:
+            torch.set_num_threads(threads)
 
     def complete(
         self,
