@@ -83,6 +83,12 @@ class KeywordIndex:
                 self._retriever, self._version = self._build(), version
             return self._retriever
 
+    @property
+    def stemmer(self):
+        """The built index's stemmer (None before the first build), without a staleness
+        check: counting a large collection's chunks is not free."""
+        return getattr(self._retriever, "stemmer", None)
+
     def search(
         self, query: str, k: int = CANDIDATES, scope: Scope = EVERYTHING
     ) -> list[KeywordHit]:
@@ -166,7 +172,7 @@ class HybridRetriever(BaseRetriever):
         if missing:  # keyword-only hits: their cosine score, for thresholds and display
             cosine.update(self._cosines(query_bundle.embedding, missing))
         kw = {h.node.node_id: h for h in keyword}
-        stemmer = getattr(self.keywords.retriever(), "stemmer", None)
+        stemmer = self.keywords.stemmer  # of the index `search` just brought up to date
         stem = stemmer.stemWord if stemmer is not None else None
         results = []
         for rank, node_id in enumerate(chosen, start=1):
