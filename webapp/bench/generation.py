@@ -126,6 +126,7 @@ def _ttft_ours(chat, question: str) -> tuple[float, int]:
 
 def figures(services, quick: bool) -> list[Figure]:
     generator = services.generator
+    getattr(generator, "fast_ready", threading.Event()).wait(120)  # built in the background
     model, tokenizer = _plain_model(services)
     messages = _long_messages(generator)
     prompt = generator.prompt_tokens(messages)

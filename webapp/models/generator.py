@@ -89,6 +89,9 @@ class Generator(TokenBudget):
     def __init__(self, model, tokenizer, name: str, fast_model=None):
         self.model = model.eval()
         self.fast_model = fast_model  # answers for the base model when set (int8 copy)
+        self.fast_ready = threading.Event()  # set once the fast copy is built (or not wanted)
+        if fast_model is not None:
+            self.fast_ready.set()
         self.tokenizer = tokenizer
         self.name = name
         # A plain Lock, not an RLock: Gradio may resume a streaming generator on another
@@ -168,7 +171,21 @@ class Generator(TokenBudget):
 
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
-        return cls(model, tokenizer, name or path, fast_model=int8_copy(model) if fast else None)
+        generator = cls(model, tokenizer, name or path)
+        if fast:  # built in the background: the page is served meanwhile, fp32 answers until then
+            threading.Thread(
+                target=generator._build_fast, args=(int8_copy,), name="fast-copy", daemon=True
+            ).start()
+        else:
+            generator.fast_ready.set()
+        return generator
+
+    def _build_fast(self, build) -> None:
+        try:
+            with self._load_lock:  # no adapter layers are injected into the model meanwhile
+                self.fast_model = build(self.model)
+        finally:
+            self.fast_ready.set()
 
     @property
     def context_window(self) -> int:

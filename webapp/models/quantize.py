@@ -98,7 +98,10 @@ class RescoredHead(torch.nn.Module):
 
 def int8_copy(model: torch.nn.Module) -> torch.nn.Module:
     """A copy of `model` with Int8DecodeLinear layers and a RescoredHead."""
-    fast = copy.deepcopy(model)
+    # The copy shares every tensor of `model` (nothing here writes to them); only the new
+    # int8/bf16 weights take memory. A plain deepcopy held a second fp32 model at start-up.
+    shared = {id(t): t for t in [*model.parameters(), *model.buffers()]}
+    fast = copy.deepcopy(model, memo=shared)
     head = fast.get_output_embeddings()
     for module in list(fast.modules()):
         for name, child in list(module.named_children()):
