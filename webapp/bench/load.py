@@ -147,9 +147,7 @@ def run(models_dir: Path, chatters: int = 20, uploaders: int = 2, questions: int
                             clients[i], f"What is the locker code of member {i}?"
                         )
                     except Exception as exc:  # noqa: BLE001  (counted, reported)
-                        out.append(
-                            (float("nan"), "busy" if "busy" in str(exc).lower() else "error")
-                        )
+                        out.append((float("nan"), "busy" if _is_busy(exc) else "error"))
                         continue
                     text = answer["answer"] + " ".join(s["text"] for s in answer["sources"])
                     foreign = [c for j, c in enumerate(codes) if j != i and c in text]
@@ -181,3 +179,10 @@ def run(models_dir: Path, chatters: int = 20, uploaders: int = 2, questions: int
         "uploads": uploads["done"],
         "upload_errors": uploads["errors"],
     }
+
+
+def _is_busy(exc: Exception) -> bool:
+    """Our "busy, please wait" answer, or Gradio's own refusal when its queue is full
+    (gradio_client raises QueueError "Queue is full! Please try again.")."""
+    text = str(exc).lower()
+    return "busy" in text or "queue is full" in text or type(exc).__name__ == "QueueError"
