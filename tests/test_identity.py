@@ -69,7 +69,7 @@ def test_each_sign_in_mode_has_its_own_owner_names(tmp_path):
         owner_of(_request(session_hash="x" * 40), settings("anonymous"))
 
 
-def test_workspace_cookie_is_issued_once_and_kept(tmp_path):
+def test_workspace_cookie_is_kept_and_renewed_on_every_visit(tmp_path):
     seen = Workspaces(tmp_path, idle_minutes=5, delete=lambda owner: None)
 
     def whoami(request):
@@ -83,7 +83,13 @@ def test_workspace_cookie_is_issued_once_and_kept(tmp_path):
     a1 = first.get("/")
     assert "HttpOnly" in a1.headers["set-cookie"] and "SameSite=Lax" in a1.headers["set-cookie"]
     a2 = first.get("/")
-    assert a1.text == a2.text and "set-cookie" not in a2.headers
+    assert a1.text == a2.text
+    # Renewed, same value: the cookie expires an idle time after the last visit, not the first.
+    token = first.cookies[COOKIE]
+    assert (
+        f"{COOKIE}={token}" in a2.headers["set-cookie"]
+        and "Max-Age=300" in a2.headers["set-cookie"]
+    )
     b = second.get("/")
     assert b.text != a1.text  # another browser, another workspace
     assert set(seen._seen) == {a1.text, b.text}

@@ -80,7 +80,10 @@ class WorkspaceCookie:
     """ASGI middleware for anonymous mode: every browser gets a random workspace secret.
 
     A request without the cookie gets a new secret, both on the request (so the handlers of
-    this very request see it) and on the response. Each request marks its workspace as used.
+    this very request see it) and on the response. Each request marks its workspace as used,
+    and every response renews the cookie: its Max-Age counts from the last visit, like the
+    workspace's idle time, not from the first (a cookie sent once expired under an active
+    user an idle-time after they arrived).
     """
 
     def __init__(self, app, workspaces: Workspaces, max_age_s: int):
@@ -93,15 +96,14 @@ class WorkspaceCookie:
             return await self.app(scope, receive, send)
         headers = list(scope.get("headers", []))
         token = _cookie_from_headers(headers)
-        fresh = token is None
-        if fresh:
+        if token is None:
             token = Workspaces.new_token()
             scope = {**scope, "headers": _with_cookie(headers, f"{COOKIE}={token}".encode())}
         self.workspaces.touch(Workspaces.owner(token))
         secure = _is_https(scope)
 
         async def send_with_cookie(message):
-            if fresh and message["type"] == "http.response.start":
+            if message["type"] == "http.response.start":
                 attrs = f"Path=/; Max-Age={self.max_age_s}; HttpOnly; " + (
                     "SameSite=None; Secure" if secure else "SameSite=Lax"
                 )
