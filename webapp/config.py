@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     fast_cpu: Literal["auto", "on", "off"] = Field(
         "auto",
         description="On a CPU: the base model answers from a bf16/int8 copy (adapters keep "
-        "fp32) and the embedder runs in bf16, 2-3x faster. auto: on where the CPU has native "
+        "fp32) and the embedder runs in bf16, about 2x faster. auto: on where the CPU has native "
         "bf16 (AVX-512 BF16, AMX); off: fp32 everywhere.",
     )
     host: str = Field(

@@ -135,6 +135,16 @@ def throwaway(services, **overrides) -> Iterator:
         yield Services(settings, models_from=services)
 
 
+def generator(services):
+    """`services.generator` once its fast copy, built in the background, is ready (so the
+    figures measure the path users get, not the fp32 fallback of the first seconds)."""
+    generator = services.generator
+    ready = getattr(generator, "fast_ready", None)  # a remote generator has none
+    if ready is not None:
+        ready.wait(120)
+    return generator
+
+
 def embedder_path(services) -> str:
     from webapp.models.resolve import resolve_embedder
 

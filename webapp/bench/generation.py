@@ -1,6 +1,6 @@
-"""Generation speed: our generator (webapp.models.generator, streaming; int8 base model on a
-CPU unless WEBAPP_QUANTIZE=none) against plain transformers fp32 `generate` on the same model
-files and the same token ids.
+"""Generation speed: our generator (webapp.models.generator, streaming; the fast bf16/int8
+copy of the base model unless WEBAPP_FAST_CPU is off) against plain transformers fp32
+`generate` on the same model files and the same token ids.
 
 - Prefill: a ~1,000-token prompt, one new token: prompt tokens / seconds.
 - Decode: 128 new tokens, greedy, forced to full length (min_new_tokens): 127 tokens over the
@@ -125,8 +125,7 @@ def _ttft_ours(chat, question: str) -> tuple[float, int]:
 
 
 def figures(services, quick: bool) -> list[Figure]:
-    generator = services.generator
-    getattr(generator, "fast_ready", threading.Event()).wait(120)  # built in the background
+    generator = common.generator(services)
     model, tokenizer = _plain_model(services)
     messages = _long_messages(generator)
     prompt = generator.prompt_tokens(messages)

@@ -29,10 +29,7 @@ def fp32_only(generator):
 def figures(services, quick: bool) -> list[Figure]:
     from webapp.evaluation import runner, squad
 
-    generator = services.generator
-    ready = getattr(generator, "fast_ready", None)
-    if ready is not None:  # the fast copy is built in the background
-        ready.wait(120)
+    generator = common.generator(services)
     if not XQUAD.is_file() or getattr(generator, "fast_model", None) is None:
         return []  # no data, or nothing to compare (remote or fp32-only generator)
     paragraphs = squad.load(XQUAD)

@@ -232,7 +232,7 @@ def run(
 
     chosen = BENCHMARKS + [OPTIONAL[name] for name in extra]
     if only:
-        known = {b.__name__: b for b in BENCHMARKS + list(OPTIONAL.values())}
+        known = {**{b.__name__: b for b in BENCHMARKS}, **OPTIONAL}
         unknown = sorted(set(only) - set(known))
         if unknown:
             raise InvalidOption(

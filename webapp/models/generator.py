@@ -4,7 +4,7 @@ Streaming is the primitive (`stream`); `complete` is built on it. A stop event l
 Stop button, or a client that went away, end generation between two tokens.
 
 Speed: on a CPU with native bf16 the base model answers from a bf16/int8 copy
-(webapp.models.quantize), 2-3x faster; adapters run on the fp32 model their layers were
+(webapp.models.quantize), about 2x faster; adapters run on the fp32 model their layers were
 trained against.
 
 Adapters: the base model stays loaded; LoRA adapters are added to one PEFT model (multi-adapter
@@ -86,12 +86,11 @@ class TokenBudget:
 class Generator(TokenBudget):
     """A chat model plus its tokenizer; renders prompts with the model's own chat template."""
 
-    def __init__(self, model, tokenizer, name: str, fast_model=None):
+    def __init__(self, model, tokenizer, name: str):
         self.model = model.eval()
-        self.fast_model = fast_model  # answers for the base model when set (int8 copy)
-        self.fast_ready = threading.Event()  # set once the fast copy is built (or not wanted)
-        if fast_model is not None:
-            self.fast_ready.set()
+        self.fast_model = None  # answers for the base model once built (see `load`)
+        self.fast_ready = threading.Event()  # clear only while the fast copy is being built
+        self.fast_ready.set()
         self.tokenizer = tokenizer
         self.name = name
         # A plain Lock, not an RLock: Gradio may resume a streaming generator on another
@@ -173,11 +172,10 @@ class Generator(TokenBudget):
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
         generator = cls(model, tokenizer, name or path)
         if fast:  # built in the background: the page is served meanwhile, fp32 answers until then
+            generator.fast_ready.clear()
             threading.Thread(
                 target=generator._build_fast, args=(int8_copy,), name="fast-copy", daemon=True
             ).start()
-        else:
-            generator.fast_ready.set()
         return generator
 
     def _build_fast(self, build) -> None:

@@ -1,4 +1,4 @@
-"""A fast copy of the base model for CPU generation: bf16 activations, int8 decode weights.
+"""A fast copy of the base model for CPU generation: bf16 matmuls, int8 decode weights.
 
 Decoding one token reads every weight once, so on a CPU it is bound by memory bandwidth:
 fp32 SmolLM2-135M reads ~540 MB per token. This copy keeps each Linear layer twice:
@@ -6,11 +6,11 @@ fp32 SmolLM2-135M reads ~540 MB per token. This copy keeps each Linear layer twi
   `torch._weight_int8pack_mm`: a quarter of the fp32 bytes;
 - bf16 weights for prompts, where many tokens share each weight read and the bf16 matmul
   (AVX-512 BF16 where the CPU has it) is the faster kernel.
-Measured on 2 cores (`webapp bench`, /tmp experiments
-noted in the README): decode ~2.5x and prefill ~2.7x fp32, with the same greedy answers on
-our test questions. Dynamic int8 (torch.ao `quantize_dynamic`) decoded 3x faster but
-quantizing activations per tensor broke this small model's answers ("The answer is:"), and
-torch.compile added 95 s of start-up for no gain, so neither is used.
+Measured on 2 cores (`webapp bench`, README "Benchmarks"): decode 2.0x and prefill 1.9x plain
+fp32 `generate`, XQuAD exact match and F1 within 0.5 points of fp32. Dynamic int8 (torch.ao
+`quantize_dynamic`) decoded 3x faster but quantizing activations per tensor broke this small
+model's answers ("The answer is:"), and torch.compile added 95 s of start-up for no gain, so
+neither is used.
 
 PEFT adapters wrap fp32 Linear layers, so the fp32 model stays loaded beside this copy: the
 copy answers for the base model; adapters, training and logits checks use fp32.
