@@ -173,8 +173,11 @@ class Generator(TokenBudget):
         generator = cls(model, tokenizer, name or path)
         if fast:  # built in the background: the page is served meanwhile, fp32 answers until then
             generator.fast_ready.clear()
+            # Not a daemon: a process that ends while the copy is being built (a CLI command
+            # that fails fast) waits the second it takes; killed mid-build at interpreter exit,
+            # torch aborted the process ("terminate called without an active exception").
             threading.Thread(
-                target=generator._build_fast, args=(int8_copy,), name="fast-copy", daemon=True
+                target=generator._build_fast, args=(int8_copy,), name="fast-copy"
             ).start()
         return generator
 
