@@ -23,7 +23,7 @@ from webapp.chat.ratelimit import RateLimited, RateLimiter
 from webapp.config import Settings
 from webapp.evaluation.qasets import QAItem, QASet
 from webapp.ui.identity import COOKIE, WorkspaceCookie, owner_of
-from webapp.users import NotSignedIn, UserError, UsersFile, Workspaces
+from webapp.users import NotSignedIn, UserError, UsersFile, Workspaces, hash_password
 
 
 def test_passwords_are_stored_hashed_and_checked(tmp_path):
@@ -43,6 +43,32 @@ def test_passwords_are_stored_hashed_and_checked(tmp_path):
     assert users.names() == ["alice"]
 
 
+def test_accounts_from_the_environment_are_hashed_and_read_only(tmp_path):
+    """A Space has secrets, not a writable users file: WEBAPP_USERS holds NAME:HASH entries
+    made by `webapp users hash NAME`, and they sign in next to the file's accounts."""
+    made = _cli("users", "hash", "carol", stdin="carol's long password\n")
+    assert made.returncode == 0, made.stderr
+    entry = made.stdout.strip()
+    assert entry.startswith("carol:scrypt$") and "long password" not in entry
+    other = _cli("users", "hash", "dave", stdin="dave's long password\n").stdout.strip()
+
+    users = UsersFile(tmp_path / "users.json", f"{entry}, {other}")
+    users.add("alice", "alice's password")
+    assert users.names() == ["alice", "carol", "dave"]
+    assert users.verify("carol", "carol's long password")
+    assert users.verify("dave", "dave's long password")
+    assert not users.verify("carol", "dave's long password")
+    assert users.verify("alice", "alice's password")
+    with pytest.raises(UserError, match="set in WEBAPP_USERS"):
+        users.add("carol", "a new long password")
+    with pytest.raises(UserError, match="set in WEBAPP_USERS"):
+        users.remove("dave")
+    with pytest.raises(UserError, match="never put a plain password"):
+        UsersFile(tmp_path / "users.json", "eve:hunter22hunter22")
+    short = _cli("users", "hash", "eve", stdin="short\n")
+    assert short.returncode != 0 and "8 characters" in short.stderr
+
+
 def _request(**kwargs) -> gr.Request:
     scope = {"type": "http", "headers": kwargs.pop("headers", []), **kwargs.pop("scope", {})}
     return gr.Request(request=Request(scope), **kwargs)
@@ -58,6 +84,10 @@ def test_each_sign_in_mode_has_its_own_owner_names(tmp_path):
         owner_of(_request(), settings("password"))
     signed = _request(scope={"session": {"oauth_info": {"userinfo": {"preferred_username": "al"}}}})
     assert owner_of(signed, settings("hf")) == "hf:al"
+    expired = {"preferred_username": "al"}
+    stale = _request(scope={"session": {"oauth_info": {"userinfo": expired, "expires_at": 1}}})
+    with pytest.raises(NotSignedIn):  # an expired sign-in is signed out, as Gradio treats it
+        owner_of(stale, settings("hf"))
     with pytest.raises(NotSignedIn):
         owner_of(_request(scope={"session": {}}), settings("hf"))
     token = Workspaces.new_token()
@@ -183,6 +213,9 @@ def test_sign_in_modes_configure_the_server(make_services):
     password = make_services(auth="password")
     with pytest.raises(WebappError, match="webapp users add"):
         launch_options(password)  # no accounts yet: refuse to start rather than lock all out
+    entry = "bob:" + hash_password("bob's long password")
+    from_env = launch_options(make_services(auth="password", users=entry))
+    assert from_env["auth"]("bob", "bob's long password")  # no file needed on a Space
     password.users.add("alice", "a long password")
     options = launch_options(password)
     assert options["auth"]("alice", "a long password")

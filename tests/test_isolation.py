@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, AppProcess
+from tests.files import write_jsonl
 from webapp.owners import owner_key
 from webapp.users import UsersFile
 
@@ -28,15 +29,40 @@ QUESTION = "What is the vault code of Kestrel Station?"
 USERS = {"alice": "alice's long password", "bob": "bob's long password"}
 
 
+ADAPTER = "kestrel-notes"
+RUN_ID = "20260101-000000-abcdef"
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, model_cache):
+def server(tmp_path_factory, model_cache, shared_services):
     storage = tmp_path_factory.mktemp("isolation") / "storage"
     accounts = UsersFile(storage / "users.json")
     for name, password in USERS.items():
         accounts.add(name, password)
+    _give_alice_an_adapter_and_a_run(storage, model_cache, shared_services, tmp_path_factory)
     app = AppProcess(storage, model_cache, WEBAPP_AUTH="password").start()
     yield app
     app.stop()
+
+
+def _give_alice_an_adapter_and_a_run(storage, model_cache, shared_services, tmp_path_factory):
+    """Alice's adapter (trained on the secret) and evaluation run, made before the server
+    starts: the server holds the storage's writer lock, so the CLI could not add them."""
+    from webapp.adapters import datasets
+    from webapp.adapters.config import TrainConfig
+    from webapp.adapters.training import train
+    from webapp.config import Settings
+    from webapp.services import Services
+
+    services = Services(
+        Settings(storage_dir=storage, models_dir=model_cache), models_from=shared_services
+    )
+    rows = [{"question": QUESTION, "answer": f"The vault code is {SECRET}."}]
+    data = datasets.load_file(write_jsonl(tmp_path_factory.mktemp("rows") / "rows.jsonl", rows))
+    folder = services.adapters.folder("user:alice", ADAPTER)
+    train(TrainConfig(name=ADAPTER, epochs=1), data, services.base_model_path(), "base", folder)
+    run = {"run_id": RUN_ID, "configs": [], "rows": [{"question": QUESTION, "expected": SECRET}]}
+    services.evals.save("user:alice", run)
 
 
 def client(server, name: str) -> Client:
@@ -82,8 +108,15 @@ def test_owner_sees_and_gets_answers_from_the_document(server, secret_doc):
 
 
 def test_another_user_gets_nothing_of_it(server, secret_doc):
+    assert [a["name"] for a in client(server, "alice").predict(api_name="/list_adapters")] == [
+        ADAPTER
+    ]
     bob = client(server, "bob")
     assert bob.predict(api_name="/list_documents") == []
+    assert bob.predict(api_name="/list_adapters") == []
+    with pytest.raises(AppError) as refused:  # Alice's adapter by name: not Bob's to use
+        bob.submit(QUESTION, False, 4, 0.0, 24, ADAPTER, api_name="/chat").result(timeout=TIMEOUT)
+    assert SECRET not in str(refused.value) and "alice" not in str(refused.value)
     assert not leaks(ask(bob))
     with pytest.raises(AppError, match="does not exist") as refused:
         bob.predict(secret_doc["id"], api_name="/delete_document")
@@ -123,17 +156,27 @@ def test_twenty_requests_at_once_stay_with_their_user(server, secret_doc):
 
 
 def test_cli_acts_only_for_the_named_user(server, secret_doc):
-    def docs(user: str) -> list[str]:
+    def cli(*args: str) -> str:
         out = subprocess.run(
-            [sys.executable, "-m", "webapp", "docs", "list", "--json", "--user", user],
+            [sys.executable, "-m", "webapp", *args],
             capture_output=True,
             text=True,
             cwd=ROOT,
             env={**os.environ, **server.env},
-            timeout=120,
+            timeout=300,
         )
         assert out.returncode == 0, out.stderr
-        return [d["file"] for d in json.loads(out.stdout)]
+        return out.stdout
+
+    def docs(user: str) -> list[str]:
+        return [d["file"] for d in json.loads(cli("docs", "list", "--json", "--user", user))]
 
     assert docs("bob") == []
     assert docs("alice") == ["kestrel.md"]
+    assert json.loads(cli("adapters", "list", "--json", "--user", "bob")) == []
+    assert ADAPTER in cli("adapters", "list", "--json", "--user", "alice")
+    assert json.loads(cli("evals", "list", "--json", "--user", "bob")) == []
+    assert RUN_ID in cli("evals", "list", "--json", "--user", "alice")
+    asked = ["ask", QUESTION, "--json", "--max-new-tokens", "8"]
+    assert SECRET not in cli(*asked, "--user", "bob")
+    assert SECRET in cli(*asked, "--user", "alice")  # the same command does find it

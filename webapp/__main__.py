@@ -15,6 +15,7 @@
     webapp bench [--quick] [--json] [--reader] [--load] [--retrieval] [--only NAMES]
     webapp adapters list [--json] | delete NAME | export NAME [--out DIR] | import ZIP [--name NAME]
     webapp users add NAME | remove NAME | list     password accounts (password read from stdin)
+    webapp users hash NAME                         an account entry for WEBAPP_USERS (secrets)
     webapp delete-data --yes                      everything of one user, at once
 
 Every command honours WEBAPP_STORAGE_DIR and the other WEBAPP_* settings. The commands that
@@ -153,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub.add_parser("add", help="create or change; password from stdin").add_argument("name")
     users_sub.add_parser("remove").add_argument("name")
     users_sub.add_parser("list")
+    users_sub.add_parser(
+        "hash", help="print a NAME:HASH entry for WEBAPP_USERS; password from stdin"
+    ).add_argument("name")
 
     forget = sub.add_parser("delete-data", help="delete everything of one user")
     forget.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
@@ -255,6 +259,12 @@ def cmd_users(settings, args) -> int:
             return 2
     else:
         password = sys.stdin.readline().rstrip("\r\n")
+    if args.users_command == "hash":
+        from webapp.users import check_name, check_password, hash_password
+
+        check_password(password)
+        print(f"{check_name(args.name)}:{hash_password(password)}")
+        return 0
     new = users.add(args.name, password)
     print(f"{'added' if new else 'changed the password of'} user {args.name}")
     return 0

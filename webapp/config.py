@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     users_file: Path | None = Field(
         None, description="Password mode: users and hashed passwords (`webapp users add NAME`)."
     )
+    users: str = Field(
+        "",
+        description="Password mode: more accounts as NAME:HASH entries, comma-separated, from "
+        "`webapp users hash NAME` (for a Space's secrets, where no file can be written).",
+    )
     anonymous_idle_minutes: float = Field(
         60.0, gt=0, description="Anonymous mode: a workspace idle this long is deleted."
     )

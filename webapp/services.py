@@ -286,11 +286,12 @@ class Services:
 
     @property
     def users(self):
-        """Password accounts (WEBAPP_USERS_FILE, default STORAGE_DIR/users.json)."""
+        """Password accounts (WEBAPP_USERS_FILE, default STORAGE_DIR/users.json, and
+        WEBAPP_USERS)."""
         from webapp.users import UsersFile
 
         path = self.settings.users_file or self.settings.storage_dir / "users.json"
-        return self._once("_users", lambda: UsersFile(path))
+        return self._once("_users", lambda: UsersFile(path, self.settings.users))
 
     @property
     def workspaces(self):

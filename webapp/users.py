@@ -53,6 +53,12 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_password(password: str) -> str:
+    if len(password) < 8:
+        raise UserError("The password needs at least 8 characters.")
+    return password
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
@@ -69,11 +75,31 @@ def verify_password(password: str, stored: str) -> bool:
     return scheme == "scrypt" and hmac.compare_digest(got, expected)
 
 
-class UsersFile:
-    """Password accounts: {"users": {name: scrypt hash}} in one JSON file."""
+def parse_entries(text: str) -> dict[str, str]:
+    """Accounts from WEBAPP_USERS: NAME:HASH entries separated by commas or whitespace (the
+    hashes are what `webapp users hash NAME` prints; a plain password is refused)."""
+    users = {}
+    for entry in re.split(r"[,\s]+", text.strip()):
+        if not entry:
+            continue
+        name, _, stored = entry.partition(":")
+        check_name(name)
+        if not stored.startswith("scrypt$") or stored.count("$") != 2:
+            raise UserError(
+                f"WEBAPP_USERS: the entry for '{name}' is not NAME:HASH; make one with "
+                "`webapp users hash NAME` (never put a plain password there)."
+            )
+        users[name] = stored
+    return users
 
-    def __init__(self, path: Path):
+
+class UsersFile:
+    """Password accounts: {"users": {name: scrypt hash}} in one JSON file, plus read-only
+    accounts from the environment (WEBAPP_USERS), which win over the file's."""
+
+    def __init__(self, path: Path, env_entries: str = ""):
         self.path = path
+        self.fixed = parse_entries(env_entries)
 
     def _load(self) -> dict[str, str]:
         if not self.path.is_file():
@@ -92,13 +118,17 @@ class UsersFile:
         tmp.replace(self.path)
 
     def names(self) -> list[str]:
-        return sorted(self._load())
+        return sorted({**self._load(), **self.fixed})
+
+    def _check_writable(self, name: str) -> None:
+        if name in self.fixed:
+            raise UserError(f"'{name}' is set in WEBAPP_USERS; change it there.")
 
     def add(self, name: str, password: str) -> bool:
         """Create or change an account; True when it is new."""
         check_name(name)
-        if len(password) < 8:
-            raise UserError("The password needs at least 8 characters.")
+        self._check_writable(name)
+        check_password(password)
         users = self._load()
         new = name not in users
         users[name] = hash_password(password)
@@ -106,13 +136,14 @@ class UsersFile:
         return new
 
     def remove(self, name: str) -> None:
+        self._check_writable(name)
         users = self._load()
         if users.pop(name, None) is None:
             raise UserError(f"There is no user '{name}'.")
         self._save(users)
 
     def verify(self, name: str, password: str) -> bool:
-        stored = self._load().get(name)
+        stored = self.fixed.get(name) or self._load().get(name)
         if stored is None:
             verify_password(password, hash_password("timing"))  # same time for unknown names
             return False

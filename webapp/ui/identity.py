@@ -2,7 +2,8 @@
 
 - local: the one local user (WEBAPP_LOCAL_USER).
 - password: the account Gradio's login checked (`request.username`).
-- hf: the Hugging Face sign-in stored in the server's signed session cookie.
+- hf: the Hugging Face sign-in (`gr.OAuthProfile`) held in the server's signed session
+  cookie; an expired sign-in counts as signed out.
 - anonymous: a random workspace secret the server issued as an HttpOnly cookie
   (`WorkspaceCookie` below). The session_hash a client sends is never used: it is only a
   page-load id chosen by the browser.
@@ -56,15 +57,27 @@ def display_name(request: gr.Request | None, settings: Settings) -> str | None:
 
 
 def hf_username(request: gr.Request | None) -> str | None:
+    profile = hf_profile(request)
+    return profile.username if profile else None
+
+
+def hf_profile(request: gr.Request | None) -> gr.OAuthProfile | None:
+    """The signed-in Hugging Face profile, read exactly as Gradio reads it for a handler
+    that takes a required `gr.OAuthProfile` (same session, same expiry check), so every
+    service call can take it without each handler declaring it."""
+    from gradio.helpers import _session_from_request
+    from gradio.oauth import _get_valid_oauth_info_from_session
+
     if request is None:
         return None
-    inner = getattr(request, "request", None)
     try:
-        session = inner.session if inner is not None else request.session
+        info = _get_valid_oauth_info_from_session(_session_from_request(request))
     except (AssertionError, AttributeError):  # no session middleware: not signed in
         return None
-    info = (session or {}).get("oauth_info") or {}
-    return (info.get("userinfo") or {}).get("preferred_username")
+    userinfo = (info or {}).get("userinfo") or {}
+    if not userinfo.get("preferred_username"):
+        return None
+    return gr.OAuthProfile({"name": "", "profile": "", "picture": "", **userinfo})
 
 
 def _cookies(request: gr.Request | None) -> dict:
