@@ -19,6 +19,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from tests.conftest import DEMO_DOCS, ROOT
+from tests.files import write_jsonl
+from webapp.adapters import datasets
+from webapp.adapters.config import TrainConfig
+from webapp.adapters.training import train
 from webapp.chat.ratelimit import RateLimited, RateLimiter
 from webapp.config import Settings
 from webapp.evaluation.qasets import QAItem, QASet
@@ -106,7 +110,7 @@ def test_workspace_cookie_is_kept_and_renewed_on_every_visit(tmp_path):
         return PlainTextResponse(Workspaces.owner(request.cookies[COOKIE]))
 
     app = Starlette(
-        routes=[Route("/", whoami)],
+        routes=[Route("/", whoami), Route("/health", lambda request: PlainTextResponse("ok"))],
         middleware=[Middleware(WorkspaceCookie, workspaces=seen, max_age_s=300)],
     )
     first, second = TestClient(app), TestClient(app)
@@ -123,24 +127,41 @@ def test_workspace_cookie_is_kept_and_renewed_on_every_visit(tmp_path):
     b = second.get("/")
     assert b.text != a1.text  # another browser, another workspace
     assert set(seen._seen) == {a1.text, b.text}
+    probe = TestClient(app)
+    for _ in range(3):  # a load balancer's health checks make no workspaces
+        assert "set-cookie" not in probe.get("/health").headers
+    assert set(seen._seen) == {a1.text, b.text}
     forged = TestClient(app).get("/", headers={"cookie": f"{COOKIE}=short"})
     assert forged.text not in (a1.text, b.text)  # a too-short value gets a fresh workspace
 
 
-def test_idle_workspaces_are_deleted_with_all_their_data(make_services):
+def test_idle_workspaces_are_deleted_with_all_their_data(make_services, tmp_path):
     services = make_services(auth="anonymous", anonymous_idle_minutes=1)
     idle, active = Workspaces.owner("a" * 40), Workspaces.owner("b" * 40)
+    rows = write_jsonl(tmp_path / "rows.jsonl", [{"question": "Who?", "answer": "Me."}])
     for owner in (idle, active):
         assert services.knowledge.ingest(owner, DEMO_DOCS[0], DEMO_DOCS[0].name).ok
         services.qasets.save(owner, QASet("mine", [QAItem("q?", "a")]))
+        services.evals.save(owner, {"run_id": "20260101-000000-abcdef", "configs": []})
+        train(
+            TrainConfig(name="mine", epochs=1),
+            datasets.load_file(rows),
+            services.base_model_path(),
+            "base",
+            services.adapters.folder(owner, "mine"),
+        )
     workspaces = services.workspaces
     workspaces.touch(idle, now=1000.0)
     workspaces.touch(active, now=1050.0)
     assert workspaces.reap(now=1100.0) == [idle]
     assert services.knowledge.list_documents(idle) == []
     assert services.qasets.list(idle) == []
+    assert services.evals.list(idle) == [] and services.adapters.list(idle) == []
+    assert not services.adapters.folder(idle, "mine").exists()
     assert len(services.knowledge.list_documents(active)) == 1
     assert services.qasets.list(active) == ["mine"]
+    assert len(services.evals.list(active)) == 1
+    assert [a.name for a in services.adapters.list(active)] == ["mine"]
     uploads = services.settings.storage_dir / "uploads"
     assert len([p for p in uploads.iterdir() if any(p.iterdir())]) == 1
     # The last-use times survive a restart, so a visitor who never returns is still removed.

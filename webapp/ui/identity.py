@@ -19,6 +19,8 @@ from webapp.config import Settings
 from webapp.users import PREFIX, NotSignedIn, Workspaces
 
 COOKIE = "docchat_workspace"
+# Probes and crawlers' files: no workspace is made or kept alive for them.
+UNTRACKED = frozenset({"/health", "/robots.txt", "/favicon.ico"})
 
 
 def owner_of(request: gr.Request | None, settings: Settings) -> str:
@@ -105,7 +107,7 @@ class WorkspaceCookie:
         self.max_age_s = max_age_s
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket") or scope.get("path") in UNTRACKED:
             return await self.app(scope, receive, send)
         headers = list(scope.get("headers", []))
         token = _cookie_from_headers(headers)
