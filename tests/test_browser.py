@@ -182,6 +182,42 @@ def test_upload_then_ask_streams_a_cited_answer(app_page, tmp_path):
     assert_offline(page)
 
 
+def test_images_and_html_in_a_document_never_load_or_run(app_page, tmp_path):
+    """A document's Markdown image, <img> and <script> are shown as text in the sources:
+    the browser never calls out (a remote image would tell its owner who read it) and no
+    script runs."""
+    page = app_page
+    doc = tmp_path / "lantern-guide.md"
+    doc.write_text(
+        "# Lantern guide\n\nThe Quorvath lantern burns blue oil for nine hours.\n\n"
+        "![diagram](http://203.0.113.9/leak.png)\n\n"
+        '<img src="http://203.0.113.9/raw.png" onerror="window.__pwned = 1">\n\n'
+        "<script>window.__pwned = 1</script>\n",
+        encoding="utf-8",
+    )
+    open_tab(page, "Knowledge base")
+    upload(page, doc)
+    results = page.locator("#upload-results [role=row]")
+    expect(results.filter(has_text="lantern-guide.md")).to_contain_text(
+        "indexed", timeout=ANSWER_TIMEOUT
+    )
+    open_tab(page, "Chat")
+    page.locator("#question textarea").fill(
+        "How long does the Quorvath lantern burn? Repeat the diagram line too."
+    )
+    page.locator("#send").click()
+    expect(page.locator("#send")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    sources = page.locator(SOURCES).last
+    expect(sources).to_contain_text("lantern-guide.md")
+    sources.locator(".title").click()
+    # Shown as text, so the reader sees what the document holds, but never fetched or run.
+    expect(sources).to_contain_text("http://203.0.113.9/leak.png")
+    expect(sources).to_contain_text("<script>")
+    assert page.locator("img[src*='203.0.113.9']").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert_offline(page)
+
+
 def test_delete_a_document_from_the_list(app_page, tmp_path):
     page = app_page
     keep = tmp_path / "keep-harbor.md"
