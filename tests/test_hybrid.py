@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
+from tests.concepts import Search
 from tests.conftest import DEMO_DOCS
-from tests.files import run_webapp
-from tests.test_eval import write_beir
+from tests.files import run_webapp, write_jsonl
 from webapp.retrieval.hybrid import keyword_match, rrf
+from webapp.retrieval.retriever import Source, to_source
+from webapp.ui.render import why_picked
 
 
 def test_reciprocal_rank_fusion_by_hand():
@@ -17,6 +20,72 @@ def test_reciprocal_rank_fusion_by_hand():
     assert list(fused) == ["a", "c", "b"]  # a: 1/61 + 1/62 > c: 1/63 + 1/61 > b: 1/62
     assert fused["a"] == pytest.approx(1 / 61 + 1 / 62)
     assert fused["b"] == pytest.approx(1 / 62)
+
+
+def test_fusion_of_one_list_keeps_its_order_and_of_none_is_empty():
+    assert list(rrf([["b", "a", "c"], []])) == ["b", "a", "c"]
+    assert rrf([[], []]) == {} and rrf([]) == {}
+
+
+# Dense search (a word-concept embedder, see tests/concepts) ranks meaning.md first: it says
+# "beacon", "evening", "glow" for "lamp", "dusk", "lit", sharing no word with the question.
+# Only code.txt holds the rare identifier QX7731, which the embedder does not know.
+PIERS = {
+    "code.txt": "Lamp QX7731 is the one on the north pier.",
+    "meaning.md": "Each evening the beacon starts to glow.",
+    "other.md": "The ferry leaves at noon.",
+}
+PIER_QUESTION = "When is lamp QX7731 lit?"
+
+
+@pytest.fixture
+def piers(settings, tmp_path):
+    search = Search(settings.storage_dir, settings)
+    search.add("local", tmp_path / "docs", PIERS)
+    return search
+
+
+def test_fusion_keeps_what_each_list_found_and_says_where_each_put_it(piers):
+    assert piers.files("local", PIER_QUESTION, "dense") == ["meaning.md", "code.txt", "other.md"]
+    assert piers.files("local", PIER_QUESTION, "bm25") == ["code.txt"]
+    # code.txt: 1/61 (keywords #1) + 1/62 (dense #2) beats meaning.md's 1/61 (dense #1).
+    found = piers.retriever("local", 4).retrieve(PIER_QUESTION)
+    assert [r.node.metadata["file"] for r in found] == ["code.txt", "meaning.md", "other.md"]
+    why = {r.node.metadata["file"]: r.node.metadata["retrieval"] for r in found}
+    code, meaning = why["code.txt"], why["meaning.md"]
+    assert (code["dense_rank"], code["keyword_rank"], code["fused_rank"]) == (2, 1, 1)
+    assert code["keyword"] > 0 and code["match"] == 0.667  # lamp, qx7731; not lit
+    assert (meaning["dense_rank"], meaning["keyword_rank"], meaning["fused_rank"]) == (1, None, 2)
+    assert meaning["keyword"] == 0.0 and meaning["dense"] > code["dense"]
+    assert [why[f]["rank"] for f in ("code.txt", "meaning.md", "other.md")] == [1, 2, 3]
+    assert all(w["mode"] == "hybrid" for w in why.values())
+
+
+def test_each_source_says_why_it_was_picked(piers):
+    found = piers.retriever("local", 4).retrieve(PIER_QUESTION)
+    code, meaning = (why_picked(to_source(r)) for r in found[:2])
+    bm25 = re.escape(f"{found[0].node.metadata['retrieval']['keyword']:.1f}")
+    assert re.fullmatch(
+        rf"meaning 0\.71 \(#2\) · keywords BM25 {bm25} \(#1, 67% of the question's words\) "
+        r"· fused #1",
+        code,
+    ), code
+    assert meaning == "meaning 0.82 (#1) · fused #2"
+    # One list alone: no fused rank (it would repeat the list's own), no dense rank in BM25.
+    [alone] = piers.retriever("local", 4, mode="bm25").retrieve(PIER_QUESTION)
+    assert re.fullmatch(
+        r"meaning 0\.71 · keywords BM25 \S+ \(#1, 67% [^)]*\)", why_picked(to_source(alone))
+    )
+    dense = piers.retriever("local", 4, mode="dense").retrieve(PIER_QUESTION)
+    assert why_picked(to_source(dense[0])) == "meaning 0.82 (#1)"
+
+
+def test_a_rerankers_score_is_shown_beside_the_fused_rank():
+    why = {"dense": 0.3, "dense_rank": 5, "keyword": 0.0, "keyword_rank": None, "match": 0.0}
+    why |= {"fused_rank": 4, "rank": 1, "mode": "hybrid", "rerank": 0.931}
+    reranked = Source("a.md", None, 0.3, "text", "a1", retrieval=why)
+    assert why_picked(reranked) == "meaning 0.30 (#5) · fused #4 · reranker 0.93"
+    assert why_picked(Source("a.md", None, 0.5, "text", "a1")) == "score 0.50"  # plain dense
 
 
 def test_keyword_match_counts_the_questions_content_words():
@@ -77,18 +146,68 @@ def test_hybrid_search_never_crosses_owners(make_services, tmp_path):
         assert [r.node.metadata["file"] for r in found] == ["secret.md"]
 
 
+def write_beir_for_modes(folder):
+    """A BEIR set where each single mode misses one query: "what does QX7731 mean" needs the
+    exact code (MiniLM ranks the look-alike codes QX7713 and QX7137 above it), and "name
+    for liquid stone flowing out of a crater" shares no word with any document (only its
+    meaning leads to d3). Two plain queries both modes get."""
+    folder.mkdir(parents=True)
+    docs = {
+        "d1": ("Lighthouses", "Skarvik Light is a 42 metre lighthouse on the northern coast."),
+        "d2": ("Bread", "Sourdough bread rises slowly because of wild yeast and bacteria."),
+        "d3": ("Volcanoes", "Magma that reaches the surface of the earth is called lava."),
+        "d4": ("Chess", "A knight moves in an L shape and can jump over other pieces."),
+        "d5": ("Pump manual", "The display shows QX7731 when the intake filter is clogged."),
+        "d6": ("Fault codes", "QX7713 is the code for an overheated motor."),
+        "d7": ("Fault codes", "Code QX7137: the motor has overheated."),
+    }
+    queries = {
+        "code": ("what does QX7731 mean", "d5"),
+        "paraphrase": ("name for liquid stone flowing out of a crater", "d3"),
+        "knight": ("how does a knight move in chess", "d4"),
+        "sourdough": ("why does sourdough rise slowly", "d2"),
+    }
+    write_jsonl(
+        folder / "corpus.jsonl", [{"_id": k, "title": t, "text": x} for k, (t, x) in docs.items()]
+    )
+    write_jsonl(folder / "queries.jsonl", [{"_id": k, "text": q} for k, (q, _) in queries.items()])
+    (folder / "qrels").mkdir()
+    qrels = "".join(f"{k}\t{d}\t1\n" for k, (_, d) in queries.items())
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels)
+    return folder, {k: q for k, (q, _) in queries.items()}
+
+
 @pytest.mark.slow
-def test_eval_retrieval_measures_every_mode_on_one_index(tmp_path):
-    folder = write_beir(tmp_path / "beir")
+def test_each_mode_misses_what_the_other_finds_and_hybrid_finds_both(make_services, tmp_path):
+    from webapp.evaluation.retrieval import load_beir
+
+    folder, queries = write_beir_for_modes(tmp_path / "beir")
+    services = make_services()
+    corpus, _, _ = load_beir(folder)
+    services.knowledge.add_texts("local", list(corpus.items()))
+
+    def first(mode: str, query: str) -> str | None:
+        found = services.retriever("local", 10, mode=mode).retrieve(queries[query])
+        return found[0].node.metadata["file"] if found else None
+
+    assert first("bm25", "code") == "d5" and first("dense", "code") != "d5"
+    assert first("dense", "paraphrase") == "d3" and first("bm25", "paraphrase") is None
+    assert first("hybrid", "code") == "d5" and first("hybrid", "paraphrase") == "d3"
+
+    # The same set through `webapp eval-retrieval --mode all`: one index, every mode scored.
     done = run_webapp(
         "eval-retrieval", str(folder), "--mode", "all", "--json", storage=tmp_path / "s"
     )
     assert done.returncode == 0, done.stderr
-    results = json.loads(done.stdout)
-    assert [r["mode"] for r in results] == ["dense", "bm25", "hybrid"]
-    for r in results:
-        assert r["queries"] == 3 and r["recall@10"] == 1.0
-    assert next(r for r in results if r["mode"] == "hybrid")["ndcg@10"] == pytest.approx(1.0)
+    results = {r["mode"]: r for r in json.loads(done.stdout)}
+    assert list(results) == ["dense", "bm25", "hybrid"]
+    dense, bm25, hybrid = results["dense"], results["bm25"], results["hybrid"]
+    assert all(r["queries"] == 4 for r in results.values())
+    assert dense["recall@1"] == bm25["recall@1"] == 0.75  # each misses one at the top
+    assert dense["recall@10"] == 1.0 and bm25["recall@10"] == 0.75  # BM25 finds nothing
+    assert hybrid["recall@1"] == 1.0 and hybrid["ndcg@10"] == pytest.approx(1.0)
+    for single in (dense, bm25):
+        assert hybrid["ndcg@10"] > single["ndcg@10"] and hybrid["mrr@10"] > single["mrr@10"]
 
 
 def _notes(tmp_path, files: dict[str, str]) -> list:
@@ -197,6 +316,8 @@ def test_a_configured_cross_encoder_reorders_the_candidates(make_services, tmp_p
     scores = [r.node.metadata["retrieval"]["rerank"] for r in found]
     assert len(found) == 3 and scores == sorted(scores, reverse=True)
     assert [r.node.metadata["retrieval"]["rank"] for r in found] == [1, 2, 3]
+    # The fused rank is each passage's place before the reranker reordered the three.
+    assert sorted(r.node.metadata["retrieval"]["fused_rank"] for r in found) == [1, 2, 3]
 
 
 def test_eval_retrieval_reads_a_squad_file(tmp_path):

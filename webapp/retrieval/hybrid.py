@@ -126,8 +126,9 @@ def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
 
 class HybridRetriever(BaseRetriever):
     """`mode`: "hybrid" (fused), "dense" or "bm25". Returns at most top_k passages; each
-    result's node metadata gets a `retrieval` entry: dense score, keyword score and match,
-    fused rank (and the reranker's score) — why it was picked.
+    result's node metadata gets a `retrieval` entry saying why it was picked: dense score
+    and rank, BM25 score and rank, keyword match, fused rank, final rank (and the
+    reranker's score).
 
     Options: `scope` keeps the search inside chosen documents or file kinds; `reranker` (a
     LlamaIndex node postprocessor, e.g. SentenceTransformerRerank) reorders the best fused
@@ -171,18 +172,30 @@ class HybridRetriever(BaseRetriever):
         missing = [i for i in chosen if i not in cosine]
         if missing:  # keyword-only hits: their cosine score, for thresholds and display
             cosine.update(self._cosines(query_bundle.embedding, missing))
+        return self._explain(
+            query, [by_id[i] for i in chosen], dense, keyword, fused, cosine, rerank
+        )
+
+    def _explain(self, query, chosen, dense, keyword, fused, cosine, rerank) -> list:
+        """The chosen passages, each with why it was picked (its `retrieval` entry): where
+        the dense list put it, its BM25 score and place among the keyword hits, the share of
+        the question's words it holds, its place after fusion (before any reranking or MMR),
+        its final rank and the reranker's score."""
+        dense_rank = {r.node.node_id: n for n, r in enumerate(dense, start=1)}
+        fused_rank = {node_id: n for n, node_id in enumerate(fused, start=1)}
         kw = {h.node.node_id: h for h in keyword}
         stemmer = self.keywords.stemmer  # of the index `search` just brought up to date
         stem = stemmer.stemWord if stemmer is not None else None
         results = []
-        for rank, node_id in enumerate(chosen, start=1):
-            node = by_id[node_id]
-            hit = kw.get(node_id)
+        for rank, node in enumerate(chosen, start=1):
+            node_id, hit = node.node_id, kw.get(node.node_id)
             node.metadata["retrieval"] = {
                 "dense": round(cosine.get(node_id, 0.0), 4),
+                "dense_rank": dense_rank.get(node_id),
                 "keyword": round(hit.score, 3) if hit else 0.0,
                 "keyword_rank": hit.rank if hit else None,
                 "match": round(keyword_match(query, node.get_content(), stem), 3),
+                "fused_rank": fused_rank[node_id],
                 "rank": rank,
                 "mode": self.mode,
             }

@@ -64,7 +64,7 @@ class Source:
     section: str | None = None
     start: int | None = None
     end: int | None = None
-    retrieval: dict | None = None  # why it was picked: dense, keyword, match, fused rank
+    retrieval: dict | None = None  # why it was picked: scores and ranks (HybridRetriever)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -40,15 +40,29 @@ def sources_markdown(sources: list[Source]) -> str:
 
 
 def why_picked(source: Source) -> str:
-    """Why a passage was chosen, in plain words: its meaning score and its keyword match."""
+    """Why a passage was chosen, in plain words and in the order the search worked: its
+    meaning (dense) score, its keyword (BM25) score and share of the question's words, each
+    with its place in that list, where fusing the two lists put it, and the reranker's
+    score when one ran. E.g. "meaning 0.21 (#3) · keywords BM25 7.1 (#1, 100% of the
+    question's words) · fused #1"."""
     r = source.retrieval
     if not r:
         return f"score {source.score:.2f}"
-    parts = [f"meaning {r['dense']:.2f}"]
+    parts = [f"meaning {r['dense']:.2f}" + _place(r.get("dense_rank"))]
     if r.get("keyword_rank"):
-        parts.append(f"keywords {r['match']:.0%} of the question's words (#{r['keyword_rank']})")
-    parts.append(f"rank {r['rank']}")
+        parts.append(
+            f"keywords BM25 {r['keyword']:.1f} "
+            f"(#{r['keyword_rank']}, {r['match']:.0%} of the question's words)"
+        )
+    if r.get("mode", "hybrid") == "hybrid" and r.get("fused_rank"):
+        parts.append(f"fused #{r['fused_rank']}")  # a single list's own rank says it already
+    if "rerank" in r:
+        parts.append(f"reranker {r['rerank']:.2f}")
     return " · ".join(parts)
+
+
+def _place(rank: int | None) -> str:
+    return f" (#{rank})" if rank else ""
 
 
 def human_bytes(n: int) -> str:
