@@ -302,6 +302,81 @@ def _read(path: Path) -> str:
 
 
 # -- trainings and evaluations cut short ---------------------------------------------------
+def kill_when(args: list[str], storage: Path, model_cache: Path, ready, log: Path) -> bool:
+    """Run `webapp ARGS` and kill -9 it as soon as `ready(output)` is true; False when it
+    ended before that."""
+    env = {**os.environ, "WEBAPP_STORAGE_DIR": str(storage), "WEBAPP_MODELS_DIR": str(model_cache)}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "webapp", *args], env=env, stdout=out, stderr=out, cwd=ROOT
+        )
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and proc.poll() is None:
+                if ready(log.read_text(errors="replace")):
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait(timeout=30)
+                    return True
+                time.sleep(0.005)
+            return False
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("when", ["mid-training", "while-saving"])
+def test_training_killed_leaves_no_adapter_or_a_whole_one(tmp_path, model_cache, when):
+    from tests.files import write_jsonl
+
+    storage = tmp_path / "store"
+    rows = [{"question": f"What is code {n}?", "answer": f"Code {n} is {n * 7}."} for n in range(4)]
+    data = write_jsonl(tmp_path / "rows.jsonl", rows)
+    owner_dir = storage / "adapters" / owner_key(OWNER)
+
+    def saving(_output: str) -> bool:
+        return owner_dir.is_dir() and any(p.suffix == ".tmp" for p in owner_dir.iterdir())
+
+    def training(output: str) -> bool:
+        return "step 2/" in output
+
+    args = ["train", "--data", str(data), "--name", "cut", "--epochs", "3"]
+    log = tmp_path / "train.log"
+    killed = kill_when(
+        args, storage, model_cache, saving if when == "while-saving" else training, log
+    )
+    if when == "mid-training":
+        assert killed, log.read_text()[-2000:]
+    registry = AdapterRegistry(storage, "b")
+    listed = [a.name for a in registry.list(OWNER)]
+    if killed and when == "mid-training":
+        assert listed == []
+    if listed:  # killed just after the rename: then it is whole
+        assert (owner_dir / "cut" / METADATA).is_file()
+        assert (owner_dir / "cut" / "adapter_model.safetensors").is_file()
+    with storage_lock.hold(storage):  # the next start clears what the killed run left
+        AdapterRegistry(storage, "b")
+    left = [p.name for p in owner_dir.iterdir()] if owner_dir.is_dir() else []
+    assert left == listed
+
+
+def test_evaluation_killed_midway_leaves_no_run(tmp_path, model_cache):
+    from tests.files import write_jsonl
+
+    storage = tmp_path / "store"
+    items = [{"question": f"What is {n} plus {n}?", "answer": str(2 * n)} for n in range(8)]
+    data = write_jsonl(tmp_path / "questions.jsonl", items)
+    args = ["eval", "--data", str(data), "--configs", "base"]
+    killed = kill_when(args, storage, model_cache, lambda out: "25%" in out, tmp_path / "eval.log")
+    assert killed, (tmp_path / "eval.log").read_text()[-2000:]
+    assert EvalStore(storage).list(OWNER) == []
+    with storage_lock.hold(storage):
+        EvalStore(storage)
+    folder = storage / "evals" / owner_key(OWNER)
+    left = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    assert left == []
+
+
 def test_adapter_temp_folders_are_never_listed_and_removed_at_start(tmp_path):
     storage = tmp_path / "store"
     owner_dir = storage / "adapters" / owner_key(OWNER)
