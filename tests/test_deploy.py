@@ -26,17 +26,18 @@ def test_every_webapp_setting_in_the_compose_file_exists():
     assert named and named <= SETTINGS, named - SETTINGS
 
 
-def test_replicas_share_chroma_and_the_model_server_but_not_their_storage():
+def test_replicas_share_chroma_and_the_model_servers_but_not_their_storage():
     apps = app_services()
     assert len(apps) >= 2
     envs = [s["environment"] for s in apps.values()]
     for env in envs:
         assert env["WEBAPP_CHROMA_URL"].startswith("http://chroma:")
         assert env["WEBAPP_LLM_BASE_URL"].startswith("http://vllm:")
+        assert env["WEBAPP_EMBED_BASE_URL"].startswith("http://tei:")
         assert env["WEBAPP_AUTH"] != "local"  # a shared server needs sign-in
     volumes = [tuple(v for v in s["volumes"] if v.endswith(":/data")) for s in apps.values()]
     assert len(set(volumes)) == len(volumes)  # one storage folder (and lock) per replica
-    assert {"chroma", "vllm", "balancer"} <= set(COMPOSE["services"])
+    assert {"chroma", "tei", "vllm", "balancer"} <= set(COMPOSE["services"])
 
 
 def test_the_balancer_keeps_sessions_sticky_and_streams():

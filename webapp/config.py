@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     )
     embed_model: str = Field(
         BUNDLED_EMBEDDER,
-        description="Embedder: the bundled all-MiniLM-L6-v2, a Hugging Face id or a local path.",
+        description="Embedder: the bundled all-MiniLM-L6-v2, a Hugging Face id or a local path; "
+        "with WEBAPP_EMBED_BASE_URL, the name of the model that server embeds with.",
     )
     chroma_url: str = Field(
         "",
@@ -45,6 +46,17 @@ class Settings(BaseSettings):
         "serve) that generates instead of the local model; WEBAPP_LLM_MODEL names its model.",
     )
     llm_api_key: str = Field("", description="API key for WEBAPP_LLM_BASE_URL, if it needs one.")
+    embed_base_url: str = Field(
+        "",
+        description="An OpenAI-compatible embeddings server (TEI, vLLM, Infinity, Ollama) that "
+        "embeds instead of the local model; WEBAPP_EMBED_MODEL names its model (the bundled "
+        "default is asked for as sentence-transformers/all-MiniLM-L6-v2). Chunks are still "
+        "sized locally, with that model's tokenizer when it is a local folder, otherwise "
+        "all-MiniLM-L6-v2's as an estimate.",
+    )
+    embed_api_key: str = Field(
+        "", description="API key for WEBAPP_EMBED_BASE_URL, if it needs one."
+    )
     device: str = Field("cpu", description="torch device for both models (cpu, cuda, mps).")
     fast_cpu: Literal["auto", "on", "off"] = Field(
         "auto",
@@ -149,8 +161,10 @@ class Settings(BaseSettings):
 
     def uses_hub(self) -> bool:
         """True when a model setting names a Hugging Face id rather than a bundle or a path."""
-        specs = [self.embed_model] + ([self.reranker] if self.reranker else [])
-        if not self.llm_base_url:  # a served model's name is the server's business
+        specs = [self.reranker] if self.reranker else []
+        if not self.embed_base_url:  # a served model's name is the server's business
+            specs.append(self.embed_model)
+        if not self.llm_base_url:
             specs.append(self.llm_model)
         return any(_is_hub_id(spec) for spec in specs)
 

@@ -99,4 +99,4 @@ class ReaderUnavailable(IngestError):
 
 
 class StoreUnavailable(WebappError):
-    """The Chroma server (or the inference server) cannot be reached right now."""
+    """The Chroma server (or the inference or embedding server) cannot be reached right now."""

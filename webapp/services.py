@@ -31,10 +31,13 @@ class Services:
 
     @property
     def embedder(self):
-        if self._models_from is not None:
-            return self._models_from.embedder
+        shared = self._models_from
+        if shared is not None and shared.settings.embed_base_url == self.settings.embed_base_url:
+            return shared.embedder
 
         def build():
+            if self.settings.embed_base_url:
+                return self._remote_embedder()
             from webapp.models.embedder import load_embedder
             from webapp.models.quantize import fast_cpu
             from webapp.models.resolve import resolve_embedder
@@ -44,6 +47,24 @@ class Services:
             return load_embedder(path, self.settings.device, bf16=fast)
 
         return self._once("_embedder", build)
+
+    def _remote_embedder(self):
+        from pathlib import Path
+
+        from transformers import AutoTokenizer
+
+        from webapp.config import BUNDLED_EMBEDDER
+        from webapp.models.remote_embedder import RemoteEmbedder, served_name
+        from webapp.models.resolve import resolve_embedder
+
+        named = Path(self.settings.embed_model).expanduser()
+        counter = named if named.is_dir() else resolve_embedder(BUNDLED_EMBEDDER)
+        return RemoteEmbedder(
+            self.settings.embed_base_url,
+            served_name(self.settings.embed_model),
+            self.settings.embed_api_key,
+            AutoTokenizer.from_pretrained(str(counter)),
+        )
 
     @property
     def generator(self):
@@ -87,16 +108,21 @@ class Services:
 
     def chat_models(self, owner: str) -> list[str]:
         """What the chat's model selector offers besides the base model: the owner's
-        adapters, or with an inference server, the adapters that server offers."""
+        adapters, or with an inference server, the adapters that server offers (none while
+        it is down, so the page still loads)."""
         if not self.settings.llm_base_url:
             return [a.name for a in self.adapters.list(owner)]
         from webapp.errors import StoreUnavailable
 
         try:
-            served = self.generator.served_models()
+            return self.served_adapters()
         except StoreUnavailable:
             return []
-        return [m for m in served if m != self.settings.llm_model]
+
+    def served_adapters(self) -> list[str]:
+        """The inference server's models other than the base: its adapters, shared by every
+        user (vLLM's --lora-modules). Raises StoreUnavailable while the server is down."""
+        return [m for m in self.generator.served_models() if m != self.settings.llm_model]
 
     @property
     def chroma(self):
@@ -337,8 +363,9 @@ class Services:
         return removed
 
     def warm_up(self) -> None:
-        """Load both models now, so the first question does not wait for them. A Chroma
-        server that is down does not stop the start: requests say so until it is back."""
+        """Load both models now, so the first question does not wait for them. A Chroma,
+        model or embedding server that is down does not stop the start: requests say so
+        until it is back."""
         from webapp.errors import StoreUnavailable
 
         self.embedder  # noqa: B018
@@ -350,7 +377,11 @@ class Services:
 
     def health(self) -> dict:
         """Readiness of each dependency: {"ok": bool, "checks": {name: {"ok", "detail"}}}."""
-        checks = {"documents": self._check_store(), "generator": self._check_generator()}
+        checks = {
+            "documents": self._check_store(),
+            "embedder": self._check_embedder(),
+            "generator": self._check_generator(),
+        }
         return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
 
     def _check_store(self) -> dict:
@@ -360,6 +391,15 @@ class Services:
             return {"ok": True, "detail": where}
         except Exception:
             return {"ok": False, "detail": f"{where}: not reachable"}
+
+    def _check_embedder(self) -> dict:
+        """The local model: ok once loaded; a remote one: does it embed right now?"""
+        if "_embedder" not in self.__dict__ and self._models_from is None:
+            return {"ok": False, "detail": "not loaded yet"}
+        check = getattr(self.embedder, "check", None)
+        if check is None:
+            return {"ok": True, "detail": "local model"}
+        return check()
 
     def _check_generator(self) -> dict:
         if "_generator" not in self.__dict__ and self._models_from is None:

@@ -191,8 +191,9 @@ def run(
         raise DatasetError("The question set is empty.")
     if not configs:
         raise InvalidOption("Choose at least one configuration.")
+    served = getattr(chat.generator, "remote", False)  # adapters are the server's, by name
     for config in configs:  # fail before the first question, not after an hour
-        if config.adapter:
+        if config.adapter and not served:
             chat.adapters.get(owner, config.adapter)
     asked = [(i, item, "question", item.question) for i, item in enumerate(items)]
     asked += [

@@ -16,10 +16,7 @@ def load_embedder(path: str, device: str = "cpu", bf16: bool = False):
 
 
 def token_counter(embedder) -> Callable[[str], list[int]]:
-    """The embedder's own tokenizer, so chunk sizes are measured in the tokens it reads."""
-    tokenizer = embedder._model.tokenizer
+    """The embedder's own tokenizer, so chunk sizes are measured in the tokens it reads (a
+    remote embedder brings a local one: see models.remote_embedder)."""
+    tokenizer = getattr(embedder, "counting_tokenizer", None) or embedder._model.tokenizer
     return lambda text: tokenizer.encode(text, add_special_tokens=False, verbose=False)
-
-
-def embedder_window(embedder) -> int:
-    return int(embedder._model.max_seq_length or 256)

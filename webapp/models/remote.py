@@ -73,7 +73,7 @@ class RemoteGenerator(TokenBudget):
                 if response.delta:
                     yield response.delta
         except Exception as exc:
-            if _unreachable(exc):
+            if unreachable(exc):
                 raise StoreUnavailable(UNREACHABLE) from exc
             raise
 
@@ -104,7 +104,8 @@ class RemoteGenerator(TokenBudget):
         return None
 
 
-def _unreachable(exc: BaseException) -> bool:
+def unreachable(exc: BaseException) -> bool:
+    """A transport failure (refused, reset, timed out) anywhere in the chain of causes."""
     seen: BaseException | None = exc
     while seen is not None:
         name = type(seen).__name__

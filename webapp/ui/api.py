@@ -85,9 +85,13 @@ def build_api(services) -> None:
         return [d.as_dict() for d in docs]
 
     def list_adapters(request: gr.Request = None) -> list[dict]:
-        """Your adapters (name, method, dataset, epochs, losses, ...); pass a name as
-        `adapter` to /chat to answer with it."""
-        return [a.summary() for a in services.adapters.list(who(request))]
+        """Your adapters (name, method, dataset, epochs, losses, ...), or with a model server
+        (WEBAPP_LLM_BASE_URL) the adapters it serves ({name, source: "model server"}); pass
+        a name as `adapter` to /chat to answer with it."""
+        owner = who(request)
+        if settings.llm_base_url:  # adapters live on the server, shared by every user
+            return [{"name": n, "source": "model server"} for n in services.served_adapters()]
+        return [a.summary() for a in services.adapters.list(owner)]
 
     def delete_document(doc_id: str, request: gr.Request = None) -> dict:
         """Delete one document (all its chunks and its stored original)."""

@@ -329,7 +329,7 @@ def build_evaluate_tab(services, chat_model: gr.Dropdown):
 
     def refresh(chosen_configs, request: gr.Request):
         who = owner(request)
-        names = [a.name for a in services.adapters.list(who)]
+        names = services.chat_models(who)  # with a model server, the adapters it serves
         valid = {v for _, v in config_choices(names)}
         choices = run_choices(who)
         return (
@@ -485,7 +485,7 @@ def build_evaluate_tab(services, chat_model: gr.Dropdown):
             line = status_line(job, services.training.position(job))
             yield {status: status_html(f"Training “{config.name}”: {line}", job.status.fraction)}
             time.sleep(POLL_S)
-        names = [a.name for a in services.adapters.list(who)]
+        names = services.chat_models(who)
         if job.metadata is None:
             message = job.status.message or "Training failed."
             yield {
@@ -494,9 +494,12 @@ def build_evaluate_tab(services, chat_model: gr.Dropdown):
             }
             return
         picked = [*(chosen or []), f"adapter:{config.name}", f"adapter:{config.name}+rag"]
-        text = (
-            f"Adapter “{config.name}” trained on {len(data.examples)} questions. It is "
-            "selected below; evaluate it on the test split."
+        valid = {v for _, v in config_choices(names)}
+        picked = [c for c in picked if c in valid]
+        text = f"Adapter “{config.name}” trained on {len(data.examples)} questions. " + (
+            "It is selected below; evaluate it on the test split."
+            if config.name in names  # with a model server, only once that server serves it
+            else "Export it and serve it from the model server to evaluate it."
         )
         gr.Info(text)
         yield {
