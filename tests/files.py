@@ -229,6 +229,29 @@ def write_pdf_stream_bomb(path: Path, megabytes: int = 300) -> Path:
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    return write_raw_pdf(path, objects)
+
+
+def write_looping_pdf(path: Path) -> Path:
+    """A PDF made to send a parser round in circles: the page tree lists itself among its
+    own pages, a page's contents refer back to the page, and the trailer's /Prev points at
+    its own cross-reference table."""
+    text = b"BT /F1 12 Tf 72 720 Td (The loop page text.) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [2 0 R 3 0 R 2 0 R] /Count 1000000 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [4 0 R 3 0 R] "
+        b"/Resources << /Font << /F1 5 0 R >> /XObject << /X 6 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources "
+        b"<< /XObject << /X 6 0 R >> >> /Length 8 >>\nstream\n/X Do Q \nendstream",
+    ]
+    return write_raw_pdf(path, objects, prev_is_self=True)
+
+
+def write_raw_pdf(path: Path, objects: list[bytes], prev_is_self: bool = False) -> Path:
+    """A PDF written byte by byte from its objects (1, 2, ...; 1 is the catalog)."""
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for n, body in enumerate(objects, start=1):
         offsets.append(len(out))
@@ -236,8 +259,10 @@ def write_pdf_stream_bomb(path: Path, megabytes: int = 300) -> Path:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+    prev = b" /Prev %d" % xref if prev_is_self else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1,
+        prev,
         xref,
     )
     path.write_bytes(bytes(out))

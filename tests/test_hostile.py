@@ -7,6 +7,7 @@ sandbox under the real limits."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -210,10 +211,17 @@ def test_a_batch_of_hostile_files_each_gets_a_message_and_the_good_ones_are_inde
     pdf = files.write_pdf(tmp_path / "whole.pdf", ["The harbor opened in 1872."] * 3)
     truncated = tmp_path / "truncated.pdf"
     truncated.write_bytes(pdf.read_bytes()[: pdf.stat().st_size // 2])
+    # A cross-reference table pointing at the wrong places (common after careless edits) is
+    # rebuilt and read; one with no table at all is refused.
     broken_xref = tmp_path / "broken-xref.pdf"
-    broken_xref.write_bytes(pdf.read_bytes().replace(b"xref", b"xrfe").replace(b"startxref", b"s"))
+    start = pdf.read_bytes().index(b"xref\n")
+    wrong = re.sub(rb"\d{10} 00000 n", b"0000000001 00000 n", pdf.read_bytes()[start:])
+    broken_xref.write_bytes(pdf.read_bytes()[:start] + wrong)
+    no_xref = tmp_path / "no-xref.pdf"
+    no_xref.write_bytes(pdf.read_bytes().replace(b"startxref", b"s").replace(b"xref", b"xrfe"))
     encrypted = files.write_encrypted_pdf(tmp_path / "locked.pdf", "secret plans")
     bomb = files.write_pdf_stream_bomb(tmp_path / "balloon.pdf")
+    looping = files.write_looping_pdf(tmp_path / "looping.pdf")
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     huge = tmp_path / "huge.txt"
@@ -231,8 +239,10 @@ def test_a_batch_of_hostile_files_each_gets_a_message_and_the_good_ones_are_inde
     batch = [
         (truncated, truncated.name),
         (broken_xref, broken_xref.name),
+        (no_xref, no_xref.name),
         (encrypted, encrypted.name),
         (bomb, bomb.name),
+        (looping, looping.name),
         (empty, empty.name),
         (huge, huge.name),
         (nul, nul.name),
@@ -241,19 +251,23 @@ def test_a_batch_of_hostile_files_each_gets_a_message_and_the_good_ones_are_inde
     ]
     results = kb.ingest_files(OWNER, batch)
     by_name = dict(zip([name for _, name in batch], results, strict=True))
-    for name in ("truncated.pdf", "locked.pdf", "balloon.pdf", "empty.txt", "huge.txt", "nul.txt"):
+    refused = ("truncated.pdf", "no-xref.pdf", "locked.pdf", "balloon.pdf", "looping.pdf")
+    refused += ("empty.txt",)
+    for name in (*refused, "huge.txt", "nul.txt"):
         assert by_name[name].status == "failed", (name, by_name[name])
         assert_plain(by_name[name].message, tmp_path)
     assert "password" in by_name["locked.pdf"].message
     assert "100.0 MB; the limit is 50 MB" in by_name["huge.txt"].message
     for name, result in by_name.items():
         print(name, "->", result.describe())
-    # A PDF with a damaged cross-reference table is still readable: pypdf rebuilds it.
-    assert by_name["broken-xref.pdf"].status in ("indexed", "failed")
+    assert "overload" in by_name["balloon.pdf"].message
+    assert "loop" in by_name["looping.pdf"].message
+    assert by_name["broken-xref.pdf"].status == "indexed"
     assert by_name["page.html"].status == "indexed"
     odd = results[-1]
     assert odd.status == "indexed" and "/" not in odd.file and ".." not in odd.file
     texts = " ".join(stored_texts(kb))
+    assert "harbor opened in 1872" in texts  # from the PDF whose table was rebuilt
     assert "green" in texts and "evil.example" not in texts and "fetch(" not in texts
     listed = {d.file for d in kb.list_documents(OWNER)}
     assert listed >= {"page.html", odd.file} and "balloon.pdf" not in listed

@@ -411,7 +411,12 @@ def _parse_pdf(path: Path) -> Extracted:
     except EncryptedFile:
         raise
     except Exception as exc:  # pypdf raises many types on damaged files
-        raise CorruptFile("The PDF is damaged and could not be read.") from exc
+        loops = "cyclic" in str(exc).lower() or "circular" in str(exc).lower()
+        raise CorruptFile(
+            "The PDF is damaged: its pages refer to themselves in a loop, so it could not be read."
+            if loops
+            else "The PDF is damaged and could not be read."
+        ) from exc
     try:
         labels = list(reader.page_labels)
     except Exception:
@@ -421,6 +426,11 @@ def _parse_pdf(path: Path) -> Extracted:
         for i, page in enumerate(reader.pages):
             label = labels[i] if i < len(labels) else str(i + 1)
             units.append((page.extract_text() or "", {"page": i + 1, "page_label": str(label)}))
+    except pypdf.errors.LimitReachedError as exc:
+        raise CorruptFile(
+            f"Page {len(units) + 1} of the PDF unpacks to far more text than a real page "
+            "holds, so it was not read: the file may be built to overload the server."
+        ) from exc
     except Exception as exc:
         raise CorruptFile("The PDF is damaged and its text could not be read.") from exc
     return Extracted("pdf", units, pages)
