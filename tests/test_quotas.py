@@ -96,3 +96,31 @@ def test_limit_message_in_megabytes():
     with pytest.raises(QuotaExceeded, match="limit of 500 documents"):
         kb._check_quota([doc(1)] * 500, [], 1)
     kb._check_quota([doc(1)] * 500, [doc(1)], 1)  # a replacement counts once
+
+
+def test_a_full_queue_says_busy_and_the_questions_it_took_are_answered(tmp_path, model_cache):
+    """WEBAPP_QUEUE_MAX=1: of six questions at once, one is answered while one waits; the
+    others are told plainly that the queue is full, and the server keeps answering."""
+    from gradio_client import Client
+
+    from tests.conftest import AppProcess
+
+    app = AppProcess(tmp_path / "storage", model_cache, WEBAPP_QUEUE_MAX="1").start()
+    try:
+        clients = [Client(app.url, verbose=False) for _ in range(6)]
+        jobs = [
+            c.submit(f"Name a colour ({n}).", False, 4, 0.0, 8, api_name="/chat")
+            for n, c in enumerate(clients)
+        ]
+        answered, busy = [], []
+        for job in jobs:
+            try:
+                answered.append(job.result(timeout=180))
+            except Exception as exc:  # noqa: BLE001  (gradio_client's QueueError)
+                busy.append(str(exc))
+        assert busy and all("Queue is full" in message for message in busy), busy
+        assert answered and all(a["answer"].strip() for a in answered)
+        after = clients[0].predict("Name a fruit.", False, 4, 0.0, 8, api_name="/chat")
+        assert after["answer"].strip()  # once the rush is over, questions go through again
+    finally:
+        app.stop()

@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     )
     max_documents: int = Field(500, ge=1, description="Documents each user may keep.")
     max_total_mb: float = Field(500.0, gt=0, description="Total size of each user's documents.")
+    queue_max: int = Field(
+        64,
+        ge=1,
+        description="Requests that may wait for the model at once; beyond it people are told "
+        "the app is busy and to try again.",
+    )
     chat_per_minute: int = Field(
         30, ge=1, description="Questions each user may ask per minute (web app and API)."
     )

@@ -81,7 +81,7 @@ def build_app(services) -> gr.Blocks:
         demo.load(account_fill, None, account_targets, api_visibility="private")
         for fn, inputs, outputs in refreshes:
             demo.load(fn, inputs, outputs, api_visibility="private")
-    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.queue(default_concurrency_limit=2, max_size=services.settings.queue_max)
     return demo
 
 
