@@ -218,12 +218,42 @@ def test_cli_acts_for_a_named_user(isolated_storage):
     mine = _cli("docs", "list", "--json", "--user", "alice", env=password)
     assert [d["file"] for d in json.loads(mine.stdout)] == [DEMO_DOCS[0].name]
     assert json.loads(_cli("docs", "list", "--json").stdout) == []  # the local user's
+    rows = write_jsonl(
+        isolated_storage.parent / "rows.jsonl", [{"question": "Who?", "answer": "Me."}]
+    )
+    trained = _cli(
+        "train",
+        "--user",
+        "alice",
+        "--data",
+        str(rows),
+        "--name",
+        "mine",
+        "--epochs",
+        "1",
+        env=password,
+    )
+    assert trained.returncode == 0, trained.stderr
+    evaluated = _cli(
+        "eval",
+        "--user",
+        "alice",
+        "--data",
+        str(rows),
+        "--configs",
+        "base,adapter:mine",
+        env=password,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    for command in (("adapters", "list", "--json"), ("evals", "list", "--json")):
+        assert len(json.loads(_cli(*command, "--user", "alice", env=password).stdout)) == 1
+        assert json.loads(_cli(*command).stdout) == []  # nothing of Alice's is the local user's
     unknown = _cli("docs", "list", "--user", "mallory", env=password)
     assert unknown.returncode == 2 and "no user 'mallory'" in unknown.stderr
     refused = _cli("delete-data", "--user", "alice", env=password)
     assert refused.returncode == 2 and "--yes" in refused.stderr
     gone = _cli("delete-data", "--user", "alice", "--yes", env=password)
-    assert gone.returncode == 0 and "1 documents" in gone.stdout
+    assert gone.returncode == 0 and "1 documents" in gone.stdout and "1 adapters" in gone.stdout
     assert json.loads(_cli("docs", "list", "--json", "--user", "alice", env=password).stdout) == []
 
 
