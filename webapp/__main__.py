@@ -12,7 +12,7 @@
     webapp eval-retrieval DIR|SQUAD.json [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N] [--json]
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
     webapp qa build --out FILE [--per-doc N] [--test-share X]
-    webapp bench [--quick] [--json] [--reader] [--load] [--retrieval] [--only NAMES]
+    webapp bench [--quick] [--json] [--reader] [--load] [--retrieval] [--answers] [--only NAMES]
     webapp adapters list [--json] | delete NAME | export NAME [--out DIR] | import ZIP [--name NAME]
     webapp users add NAME | remove NAME | list     password accounts (password read from stdin)
     webapp users hash NAME                         an account entry for WEBAPP_USERS (secrets)
@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--retrieval",
         action="store_true",
         help="also score dense, BM25 and hybrid search on SciFact and XQuAD (about 15 min)",
+    )
+    bench.add_argument(
+        "--answers",
+        action="store_true",
+        help="also ask all 1,190 XQuAD questions through the chat: hit@5, citations (~30 min)",
     )
     bench.add_argument(
         "--only",
@@ -454,7 +459,7 @@ def cmd_adapters(services, args) -> int:
 def cmd_bench(services, args) -> int:
     from webapp.bench import runner
 
-    extra = tuple(name for name in ("reader", "load", "retrieval") if getattr(args, name))
+    extra = tuple(name for name in runner.OPTIONAL if getattr(args, name))
     only = tuple(name.strip() for name in args.only.split(",") if name.strip())
     result = runner.run(services, quick=args.quick, extra=extra, only=only)
     if args.json:

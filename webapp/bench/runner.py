@@ -173,6 +173,14 @@ def retrieval_figures(services, quick: bool) -> list[Figure]:
     return figures
 
 
+def answer_figures(services, quick: bool) -> list[Figure]:
+    """xquad_answer_hit5, xquad_citation_correct: every XQuAD question through the chat
+    (webapp.bench.answers)."""
+    from webapp.bench import answers
+
+    return answers.figures(services, quick)
+
+
 def embedding(services, quick: bool) -> list[Figure]:
     """embed_chunks_per_s, query_embed_ms (webapp.bench.embedding)."""
     from webapp.bench import embedding
@@ -219,7 +227,12 @@ def serving(services, quick: bool) -> list[Figure]:
 # Each returns a Figure or a list of them.
 BENCHMARKS = [embedding, ingestion, retrieval_latency, generation, quality, serving, lora_training]
 # Slow ones, each behind its own flag: --reader, --load, --retrieval.
-OPTIONAL = {"reader": reader_figures, "load": load_figures, "retrieval": retrieval_figures}
+OPTIONAL = {
+    "reader": reader_figures,
+    "load": load_figures,
+    "retrieval": retrieval_figures,
+    "answers": answer_figures,
+}
 
 
 def run(
