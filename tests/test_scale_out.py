@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEMO_DOCS, OWNER, AppProcess, free_port
+from tests.files import run_webapp
 from webapp.chat.service import ChatOptions
 from webapp.errors import StoreUnavailable
+from webapp.knowledge.base import UNREACHABLE as STORE_UNREACHABLE
 from webapp.models.remote_embedder import UNREACHABLE
 
 pytestmark = pytest.mark.slow
@@ -427,3 +429,222 @@ def test_an_app_on_remote_servers_lists_their_adapters_and_reports_health(
     finally:
         app.stop()
         models.stop()
+
+
+def _chroma_server(folder: Path) -> Server:
+    """A `chroma run` of the test's own, for tests that stop it."""
+    argv = [str(BIN / "chroma"), "run", "--path", str(folder / "chroma-data"), "--host"]
+    return Server(
+        [*argv, "127.0.0.1", "--port", "{port}"], "/api/v2/heartbeat", folder / "chroma.log"
+    )
+
+
+def _event_fn(demo, name: str):
+    """A UI event's function, to call as Gradio would."""
+    return next(fn.fn for fn in demo.fns.values() if fn.name == name)
+
+
+def test_the_knowledge_tab_keeps_an_uploads_results_when_chroma_goes_down(make_services, tmp_path):
+    """Chroma stops in the middle of an upload: the first file's result and the second's
+    refusal both reach the page, and the document list says it cannot be shown, instead
+    of one error replacing everything. Once Chroma is back the list shows the first file."""
+    import gradio as gr
+
+    from webapp.ui.knowledge_tab import build_knowledge_tab
+
+    server = _chroma_server(tmp_path).start()
+    services = make_services(chroma_url=server.url)
+    with gr.Blocks() as demo:
+        refresh, _ = build_knowledge_tab(services)
+    ingest = _event_fn(demo, "ingest")
+    faq, handbook = DEMO_DOCS
+
+    def progress(fraction, desc=""):  # Chroma stops as the second file starts
+        if desc.startswith(f"{handbook.name}:") and server.proc.poll() is None:
+            server.stop()
+
+    try:
+        with pytest.warns(UserWarning) as warned:
+            rows, *listing, files = ingest([str(faq), str(handbook)], None, progress)
+        assert rows[0][0] == faq.name and rows[0][1].startswith("indexed")
+        assert rows[1][0] == handbook.name and "not reachable" in rows[1][1]
+        said = [str(w.message) for w in warned]
+        assert "1 of 2 file(s) could not be indexed; see Last upload." in said
+        assert any("cannot be listed" in s and "not reachable" in s for s in said)
+        assert all(update == gr.skip() for update in listing)  # the list is left as it was
+        assert files is None
+        with pytest.warns(UserWarning, match="cannot be listed"):  # the page load too
+            assert all(update == gr.skip() for update in refresh(None))
+        server.start()  # back, without a restart of the app
+        table, picked, *_ = refresh(None)
+        assert [row[0] for row in table] == [faq.name]
+        assert services.knowledge.interrupted(OWNER) == []  # the refusal was reported, once
+    finally:
+        server.stop()
+
+
+def test_originals_of_documents_deleted_through_another_replica_are_removed(
+    make_services, chroma, tmp_path
+):
+    """Each replica keeps the originals of the uploads it received on its own disk. A
+    document deleted through replica B (one, or all of a user's data) goes from the shared
+    Chroma at once; replica A removes its original when it next lists that user's
+    documents, or at its next start, without calling it an interrupted upload."""
+    from webapp import storage_lock
+
+    owner, faq, handbook = "replica-originals", *DEMO_DOCS
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    held = [storage_lock.hold(a_dir), storage_lock.hold(b_dir)]  # as each server does
+    try:
+        a = make_services(a_dir, chroma_url=chroma.url)
+        b = make_services(b_dir, chroma_url=chroma.url)
+        one = a.knowledge.ingest(owner, faq, faq.name)
+        two = a.knowledge.ingest(owner, handbook, handbook.name)
+        kept = lambda: sorted(p.name for p in _files_under(a_dir / "uploads"))  # noqa: E731
+        assert kept() == sorted([f"{one.doc_id}.md", f"{two.doc_id}.md"])
+
+        b.knowledge.delete(owner, one.doc_id)
+        assert [d.file for d in a.knowledge.list_documents(owner)] == [handbook.name]
+        assert kept() == [f"{two.doc_id}.md"]  # gone at A's next listing
+
+        b.knowledge.delete(owner, two.doc_id)
+        restarted = make_services(a_dir, chroma_url=chroma.url).knowledge  # start-up check
+        assert kept() == []
+        assert restarted.interrupted(owner) == []  # a delete, not an interrupted upload
+
+        assert restarted.ingest(owner, faq, faq.name).status == "indexed"
+        assert b.delete_owner(owner)["documents"] == 1  # "Delete all my data" through B
+        assert restarted.list_documents(owner) == [] and kept() == []
+    finally:
+        for lock in held:
+            lock.release()
+
+
+class TokenProxy:
+    """Token auth in front of a real `chroma run`. The Rust server of chromadb 1.5.9 enforces
+    no auth of its own (it ignores CHROMA_SERVER_AUTHN_PROVIDER: a request without a token
+    is answered), so a deployment puts a proxy in front of it. This one answers as Chroma's
+    own token auth does (403 {"error": "AuthError"}; heartbeat and version stay open),
+    forwards the rest, and records the headers it was sent."""
+
+    OPEN = ("/api/v2/heartbeat", "/api/v2/version")
+
+    def __init__(self, upstream: str, header: str, value: str):
+        self.upstream, self.header, self.value = upstream, header, value
+        self.seen: list[dict[str, str]] = []
+        self.port = free_port()
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _proxy_handler(self))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> TokenProxy:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _proxy_handler(proxy: TokenProxy):
+    import http.client
+    from urllib.parse import urlsplit
+
+    class Handler(BaseHTTPRequestHandler):
+        def forward(self):
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            proxy.seen.append(headers)
+            body = self.rfile.read(int(headers.get("content-length") or 0))
+            if self.path not in proxy.OPEN and headers.get(proxy.header.lower()) != proxy.value:
+                return self.reply(403, b'{"error": "AuthError", "message": "Forbidden"}')
+            upstream = urlsplit(proxy.upstream)
+            connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+            sent = {"Content-Type": headers.get("content-type", "application/json")}
+            connection.request(self.command, self.path, body=body or None, headers=sent)
+            answer = connection.getresponse()
+            self.reply(answer.status, answer.read())
+            connection.close()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = forward
+
+        def reply(self, status: int, raw: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+@pytest.mark.parametrize(
+    ("header", "sent"), [("Authorization", "Bearer s3cret"), ("X-Chroma-Token", "s3cret")]
+)
+def test_the_chroma_token_is_sent_in_the_configured_header(
+    make_services, chroma, tmp_path, header, sent
+):
+    owner, faq, handbook = f"token-{header}", *DEMO_DOCS
+    proxy = TokenProxy(chroma.url, header, sent).start()
+    try:
+        settings = dict(chroma_url=proxy.url, chroma_auth_header=header)
+        services = make_services(tmp_path / "a", chroma_token="s3cret", **settings)
+        kb = services.knowledge
+        assert kb.ingest(owner, faq, faq.name).status == "indexed"
+        assert [d.file for d in kb.list_documents(owner)] == [faq.name]
+        assert services.chat.retrieve(owner, "Are dogs allowed in the lighthouses?", 4)
+        assert services.health()["checks"]["documents"] == {"ok": True, "detail": "Chroma server"}
+        assert proxy.seen and all(h.get(header.lower()) == sent for h in proxy.seen)
+        other = "x-chroma-token" if header == "Authorization" else "authorization"
+        assert not any(other in h for h in proxy.seen)
+
+        # A wrong token, or none: a plain message, not "not reachable", and no traceback.
+        for token in ("wrong", ""):
+            wrong = make_services(tmp_path / f"b{token}", chroma_token=token, **settings)
+            with pytest.raises(StoreUnavailable, match="refused this app's credentials"):
+                wrong.knowledge  # noqa: B018
+            assert wrong.health()["checks"]["documents"] == {
+                "ok": False,
+                "detail": "Chroma server: refused the token",
+            }
+
+        proxy.value = "rotated"  # the token changes on the server side while the app runs
+        with pytest.raises(StoreUnavailable, match="refused this app's credentials"):
+            kb.list_documents(owner)
+        refused = kb.ingest(owner, handbook, handbook.name)
+        assert refused.status == "failed" and "refused this app's credentials" in refused.message
+        with pytest.raises(StoreUnavailable, match="refused"):
+            services.chat.retrieve(owner, "Are dogs allowed in the lighthouses?", 4)
+        proxy.value = sent  # put back: it works again without a restart
+        assert [d.file for d in kb.list_documents(owner)] == [faq.name]
+        kb.delete_all(owner)
+    finally:
+        proxy.stop()
+
+
+def test_the_cli_says_in_one_line_when_a_server_is_down(tmp_path, monkeypatch):
+    server = _chroma_server(tmp_path).start()
+    server.stop()  # WEBAPP_CHROMA_URL names a Chroma server that has stopped
+    monkeypatch.setenv("WEBAPP_CHROMA_URL", server.url)
+    note, storage = tmp_path / "ferry.txt", tmp_path / "storage"
+    note.write_text("The ferry to Ness leaves at nine.")
+    for args in (["ingest", str(note)], ["docs", "list"], ["ask", "When does the ferry leave?"]):
+        run = run_webapp(*args, storage=storage)
+        assert run.returncode == 2, (args, run.stdout, run.stderr)
+        assert run.stderr.strip().splitlines() == [f"error: {STORE_UNREACHABLE}"], args
+        assert "Traceback" not in run.stdout
+    assert _files_under(storage / "uploads") == []  # the upload was refused, not half-written
+
+    monkeypatch.delenv("WEBAPP_CHROMA_URL")
+    monkeypatch.setenv("WEBAPP_LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv("WEBAPP_LLM_MODEL", "served-base")
+    run = run_webapp("ask", "Hello?", "--no-rag", storage=storage)
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert run.stderr.strip().splitlines() == [
+        "error: The model server is not reachable right now. Try again in a moment."
+    ]
+    assert "Traceback" not in run.stdout

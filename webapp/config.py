@@ -38,7 +38,12 @@ class Settings(BaseSettings):
         "empty = the embedded store under STORAGE_DIR/chroma.",
     )
     chroma_token: str = Field(
-        "", description="Token sent to the Chroma server (Authorization: Bearer …), if any."
+        "", description="Token sent to the Chroma server (or the proxy in front of it), if any."
+    )
+    chroma_auth_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        "Authorization",
+        description="How WEBAPP_CHROMA_TOKEN is sent, as the server's token auth expects: "
+        "Authorization (as 'Bearer TOKEN') or X-Chroma-Token (the token alone).",
     )
     llm_base_url: str = Field(
         "",

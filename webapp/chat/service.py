@@ -10,8 +10,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import httpx
-
 from webapp.chat import citations, grounding, prompts
 from webapp.errors import InvalidOption, StoreUnavailable
 from webapp.models.generator import GenerationOptions
@@ -170,10 +168,12 @@ class ChatService:
         try:
             retriever = self.retriever_factory(owner, top_k, scope=scope)
             results = [to_source(r) for r in retriever.retrieve(query)]
-        except httpx.TransportError as exc:  # a Chroma server that is down
-            from webapp.knowledge.base import UNREACHABLE
+        except Exception as exc:  # a Chroma server that is down or refuses the token
+            from webapp.knowledge.base import store_failure
 
-            raise StoreUnavailable(UNREACHABLE) from exc
+            if (message := store_failure(exc)) is None:
+                raise
+            raise StoreUnavailable(message) from exc
         if not results:
             return []
         # Weak passages far below the best one confuse a small reader more than they help;

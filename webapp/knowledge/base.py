@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from chromadb.errors import AuthorizationError, ChromaAuthError
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TransformComponent
@@ -144,18 +145,36 @@ class ChunkAnnotator(TransformComponent):
 UNREACHABLE = (
     "The document store is not reachable right now, so nothing was changed. Try again in a moment."
 )
+REFUSED = (
+    "The document store refused this app's credentials, so nothing was changed "
+    "(check WEBAPP_CHROMA_TOKEN and WEBAPP_CHROMA_AUTH_HEADER)."
+)
+
+
+def store_failure(exc: BaseException) -> str | None:
+    """The plain message for a Chroma server that is down or refuses the token; None for
+    any other error."""
+    if isinstance(exc, httpx.TransportError):
+        return UNREACHABLE
+    if isinstance(exc, ChromaAuthError | AuthorizationError):  # Chroma's token auth: 403
+        return REFUSED
+    return None
 
 
 def reachable(method):
-    """A Chroma server that is down becomes a plain message (StoreUnavailable), not a
-    traceback; the next call tries again, so service resumes once it is back."""
+    """A Chroma server that is down (or refuses the token) becomes a plain message
+    (StoreUnavailable), not a traceback; the next call tries again, so service resumes
+    once it is back."""
 
     @functools.wraps(method)
     def call(*args, **kwargs):
         try:
             return method(*args, **kwargs)
-        except httpx.TransportError as exc:
-            raise StoreUnavailable(UNREACHABLE) from exc
+        except Exception as exc:
+            message = store_failure(exc)
+            if message is None:
+                raise
+            raise StoreUnavailable(message) from exc
 
     return call
 
@@ -211,9 +230,37 @@ class KnowledgeBase:
     # -- queries ------------------------------------------------------------------------
     @reachable
     def list_documents(self, owner: str) -> list[DocumentInfo]:
-        got = get_all(self.collection(owner), ["metadatas"], where={"chunk_index": 0})
-        docs = [_doc_info(m) for m in got["metadatas"]]
+        # With a shared Chroma server, another replica may have deleted documents whose
+        # originals this one keeps: the listing is when it notices (see _prune_originals).
+        # Only the storage folder's writer prunes, and never while this owner's upload or
+        # delete is under way here (the listing and the folder must be read together).
+        lock = self._lock(owner)
+        prune = self.shared and storage_lock.held(self.storage_dir) and lock.acquire(False)
+        try:
+            got = get_all(self.collection(owner), ["metadatas"], where={"chunk_index": 0})
+            docs = [_doc_info(m) for m in got["metadatas"]]
+            if prune:
+                self._prune_originals(owner, {d.id for d in docs})
+        finally:
+            if prune:
+                lock.release()
         return sorted(docs, key=lambda d: (d.added, d.file), reverse=True)
+
+    def _prune_originals(self, owner: str, listed: set[str]) -> None:
+        """Remove the stored originals of documents that are no longer in Chroma: deleted
+        through another replica. An upload or delete of this process has a marker, and one
+        of a crashed process is left to the start-up check."""
+        folder = self._owner_dir(owner)
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        busy = {n.split(".")[1] for n in names if n.startswith(".") and n.count(".") == 3}
+        for name in names:
+            doc_id = name.split(".")[0]
+            if name.startswith(".") or doc_id in listed or doc_id in busy:
+                continue
+            try:
+                (folder / name).unlink(missing_ok=True)
+            except OSError:
+                log.warning("could not remove the original of deleted document %s", doc_id)
 
     @reachable
     def get_document(self, owner: str, doc_id: str) -> DocumentInfo:
@@ -311,10 +358,10 @@ class KnowledgeBase:
                 return self._ingest(owner, path, display, progress or (lambda f, w: None))
         except (IngestError, StoreUnavailable) as exc:
             return IngestResult(display, "failed", message=str(exc))
-        except httpx.TransportError:
-            log.warning("the Chroma server is not reachable", exc_info=True)
-            return IngestResult(display, "failed", message=UNREACHABLE)
         except Exception as exc:
+            if message := store_failure(exc):
+                log.warning("the Chroma server failed a request", exc_info=True)
+                return IngestResult(display, "failed", message=message)
             if not _is_disk_full(exc):
                 raise
             log.warning("disk full while storing an upload", exc_info=True)
@@ -565,7 +612,8 @@ class KnowledgeBase:
                 older |= {o for o in record.get("replaces", []) if o in complete and o != doc_id}
         # Everything that is not a complete document is a piece of something cut short. With
         # a shared Chroma server, pieces without a marker here may be another replica's
-        # upload under way: only this replica's own uploads are judged.
+        # upload under way: only this replica's own uploads are judged, and an original of
+        # its own without a marker is a document deleted through another replica.
         mine = set(originals) | set(markers[PENDING])
         broken = (mine if self.shared else set(found) | mine) - complete
         reports = []
@@ -573,6 +621,8 @@ class KnowledgeBase:
             pending = markers[PENDING].get(doc_id)
             if doc_id in markers[DELETING] or (pending and pending.get("failed")):
                 continue  # a delete the owner asked for, or a failure they were told of
+            if self.shared and not pending:
+                continue  # an original alone: its document was deleted through a replica
             file = (pending or {}).get("file") or found.get(doc_id, (None, {}))[1].get("file")
             if not file:  # an original alone, from before markers existed: name unknown
                 suffix = originals[doc_id].suffix[1:] if doc_id in originals else ""

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import gradio as gr
 
-from webapp.errors import WebappError
+from webapp.errors import StoreUnavailable, WebappError
 from webapp.ui.identity import owner_of
 from webapp.ui.render import escape_markdown, human_bytes, short_date
 
 DOC_HEADERS = ["File", "Pages", "Chunks", "Size", "Added"]
 RESULT_HEADERS = ["File", "Result"]
 CHUNK_HEADERS = ["#", "Where", "Characters", "Text"]
+LIST_UNAVAILABLE = (
+    "Your documents cannot be listed right now: the document store is not reachable. "
+    "They will show again once it is back."
+)
 
 
 def document_rows(docs) -> list[list]:
@@ -102,8 +106,16 @@ def build_knowledge_tab(services) -> tuple:
             )
 
     def refresh(request: gr.Request):
+        """The document list. While the store is down it says so and leaves the page as it
+        is, so an upload's or a delete's own result is never replaced by an error."""
         owner = owner_of(request, settings)
-        listed = kb().list_documents(owner)
+        try:
+            listed = kb().list_documents(owner)
+        except StoreUnavailable as exc:  # down, or refusing the app's token
+            from webapp.knowledge.base import UNREACHABLE
+
+            gr.Warning(LIST_UNAVAILABLE if str(exc) == UNREACHABLE else str(exc))
+            return (gr.skip(),) * 4
         choices = document_choices(listed)
         cut_short = kb().interrupted(owner)
         return (
@@ -120,10 +132,13 @@ def build_knowledge_tab(services) -> tuple:
     def ingest(paths, request: gr.Request, progress=gr.Progress()):
         if not paths:
             return (gr.skip(),) * 6
-        owner = owner_of(request, settings)
         items = [(Path(p), Path(p).name) for p in paths]
         progress(0, desc="Starting")
-        done = kb().ingest_files(owner, items, lambda f, what: progress(f, desc=what))
+        try:
+            owner = owner_of(request, settings)
+            done = kb().ingest_files(owner, items, lambda f, what: progress(f, desc=what))
+        except WebappError as exc:  # signed out, or a store that could not even be opened
+            raise gr.Error(str(exc)) from exc
         rows = [[r.file, r.describe()] for r in done]
         failed = [r for r in done if not r.ok]
         if failed:
