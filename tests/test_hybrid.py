@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -59,6 +60,95 @@ def test_fusion_keeps_what_each_list_found_and_says_where_each_put_it(piers):
     assert meaning["keyword"] == 0.0 and meaning["dense"] > code["dense"]
     assert [why[f]["rank"] for f in ("code.txt", "meaning.md", "other.md")] == [1, 2, 3]
     assert all(w["mode"] == "hybrid" for w in why.values())
+
+
+def test_an_upload_adds_only_its_chunks_to_the_keyword_index(piers, tmp_path, monkeypatch):
+    """The index reads and tokenizes only chunks it has not seen, and scores exactly as an
+    index built from scratch (same hits, same scores, same order)."""
+    from webapp.retrieval import hybrid
+
+    kb = piers.knowledge
+    index = hybrid.KeywordIndex(kb.collection("local"), lambda: kb.revision("local"))
+    before = index.current()
+    read, real = [], hybrid._read_words
+    monkeypatch.setattr(
+        hybrid, "_read_words", lambda c, ids, v: read.append(ids) or real(c, ids, v)
+    )
+    piers.add("local", tmp_path / "more", {"north.md": "Lamp QX7731 and lamp QX9 light the pier."})
+    after = index.current()
+    assert read == [[i for i in after.ids if i not in before.ids]] and len(read[0]) == 1
+    fresh = hybrid.KeywordIndex(kb.collection("local")).current()
+    assert after.ids == fresh.ids
+    for query in (PIER_QUESTION, "north pier lamp", "ferry at noon", "the", ""):
+        assert after.search(query, 20) == fresh.search(query, 20)
+
+
+def test_changes_through_another_replica_reach_the_keyword_index(
+    piers, settings, tmp_path, monkeypatch
+):
+    """Another replica's changes move no revision here: a new chunk count is noticed within
+    COUNT_CHECK_S, a replacement that keeps the count by the background comparison of the
+    chunk ids (every FULL_CHECK_S)."""
+    from webapp.retrieval import hybrid
+
+    other = Search(settings.storage_dir, settings)  # another replica on the same store
+    assert piers.files("local", "zebrafish tank", "bm25") == []
+    added = other.add("local", tmp_path / "z", {"zebra.md": "The zebrafish tank is cleaned."})
+    monkeypatch.setattr(hybrid, "COUNT_CHECK_S", 3600.0)
+    assert piers.files("local", "zebrafish tank", "bm25") == []  # counted just now
+    monkeypatch.setattr(hybrid, "COUNT_CHECK_S", 0.0)
+    assert piers.files("local", "zebrafish tank", "bm25") == ["zebra.md"]
+    other.knowledge.delete("local", added["zebra.md"])
+    other.add("local", tmp_path / "a", {"axolotl.md": "The axolotl pond is cleaned."})
+    monkeypatch.setattr(hybrid, "COUNT_CHECK_S", 3600.0)  # only the id comparison can notice
+    assert piers.files("local", "axolotl pond", "bm25") == []
+    monkeypatch.setattr(hybrid, "FULL_CHECK_S", 0.0)
+    deadline = time.monotonic() + 30
+    while not piers.files("local", "axolotl pond", "bm25") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert piers.files("local", "axolotl pond", "bm25") == ["axolotl.md"]
+    assert piers.files("local", "zebrafish tank", "bm25") == []
+
+
+def test_the_stores_only_writer_follows_its_changes_by_revision(settings, tmp_path, monkeypatch):
+    """With the storage lock held over an embedded store, this process's revision sees every
+    change: questions that find it unchanged never count the chunks, and a question asked
+    while an upload is being stored does not hide the upload from the next one."""
+    from chromadb.api.models.Collection import Collection
+
+    from webapp import storage_lock
+    from webapp.knowledge.base import KnowledgeBase
+    from webapp.retrieval import hybrid
+
+    with storage_lock.hold(settings.storage_dir):
+        kb = Search(settings.storage_dir, settings).knowledge
+        assert kb.sole_writer()
+        index = hybrid.KeywordIndex(
+            kb.collection("local"), lambda: kb.revision("local"), kb.sole_writer
+        )
+
+        def files(query: str) -> list[str]:
+            ids = [h.node_id for h in index.search(query)]
+            return (
+                [m["file"] for m in kb.collection("local").get(ids=ids)["metadatas"]] if ids else []
+            )
+
+        real = KnowledgeBase._embed_and_store
+
+        def store(self, owner, nodes, progress):  # a question while the upload is stored
+            assert files("zebrafish tank") == []
+            real(self, owner, nodes, progress)
+
+        monkeypatch.setattr(KnowledgeBase, "_embed_and_store", store)
+        (tmp_path / "zebra.md").write_text("The zebrafish tank is cleaned on Thursdays.")
+        assert kb.ingest("local", tmp_path / "zebra.md", "zebra.md").ok
+        counted, count = [], Collection.count
+        monkeypatch.setattr(Collection, "count", lambda c: counted.append(c) or count(c))
+        monkeypatch.setattr(hybrid, "COUNT_CHECK_S", 0.0)  # would count for every question
+        assert files("zebrafish tank") == ["zebra.md"] and len(counted) == 1  # rebuilt
+        assert files("zebrafish") == files("tank") == ["zebra.md"] and len(counted) == 1
+        kb.delete("local", kb.list_documents("local")[0].id)
+        assert files("zebrafish tank") == []
 
 
 def test_each_source_says_why_it_was_picked(piers):

@@ -197,7 +197,7 @@ class Services:
         dense = KnowledgeRetriever(store, self.embedder, depth, scope)
         if plain:
             return dense
-        collection = self.knowledge.collection(owner)
+        collection = store.client  # the store's own collection: no second lookup
         return HybridRetriever(
             dense,
             self.keyword_index(owner),
@@ -244,7 +244,9 @@ class Services:
             if owner not in indexes:
                 knowledge = self.knowledge
                 indexes[owner] = KeywordIndex(
-                    knowledge.collection(owner), lambda: knowledge.revision(owner)
+                    knowledge.collection(owner),
+                    lambda: knowledge.revision(owner),
+                    knowledge.sole_writer,
                 )
             return indexes[owner]
 

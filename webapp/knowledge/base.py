@@ -215,8 +215,16 @@ class KnowledgeBase:
             return self._locks.setdefault(owner, threading.Lock())
 
     def revision(self, owner: str) -> int:
-        """Changes to the owner's documents made by this process (derived indexes use it)."""
+        """Changes to the owner's documents made by this process (derived indexes use it).
+        It moves when a change starts and again when it ends, so an index read from the
+        store while a change was under way is known to be out of date."""
         return self._revisions.get(owner, 0)
+
+    def sole_writer(self) -> bool:
+        """Whether every change to the store goes through this object: an embedded Chroma
+        whose storage folder this process holds the writer lock of. `revision` then sees
+        every change, and derived indexes need not look at the store to find them."""
+        return not self.shared and storage_lock.held(self.storage_dir)
 
     def _changed(self, owner: str) -> None:
         self._revisions[owner] = self._revisions.get(owner, 0) + 1
@@ -296,10 +304,13 @@ class KnowledgeBase:
             count = len(self.list_documents(owner))
             self._changed(owner)
             name = f"kb_{owner_key(owner)}"
-            if name in {
-                c if isinstance(c, str) else c.name for c in self.client.list_collections()
-            }:
-                self.client.delete_collection(name)
+            try:
+                if name in {
+                    c if isinstance(c, str) else c.name for c in self.client.list_collections()
+                }:
+                    self.client.delete_collection(name)
+            finally:
+                self._changed(owner)
             shutil.rmtree(self._owner_dir(owner), ignore_errors=True)
             return count
 
@@ -324,8 +335,11 @@ class KnowledgeBase:
             log.warning("deleting %s without a marker", info.id, exc_info=True)
         collection = self.collection(owner)
         # The registry entry goes first, so a delete cut short leaves no half document listed.
-        collection.delete(where={"$and": [{"file_id": info.id}, {"chunk_index": 0}]})
-        collection.delete(where={"file_id": info.id})
+        try:
+            collection.delete(where={"$and": [{"file_id": info.id}, {"chunk_index": 0}]})
+            collection.delete(where={"file_id": info.id})
+        finally:
+            self._changed(owner)
         (self._owner_dir(owner) / f"{info.id}{Path(info.file).suffix.lower()}").unlink(
             missing_ok=True
         )
@@ -455,7 +469,10 @@ class KnowledgeBase:
         say) is left to the next start's reconcile; the marker tells it the owner already
         knows, so it is not reported as interrupted."""
         try:
-            self.collection(owner).delete(where={"file_id": doc_id})
+            try:
+                self.collection(owner).delete(where={"file_id": doc_id})
+            finally:
+                self._changed(owner)
             stored.unlink(missing_ok=True)
             pending.unlink(missing_ok=True)
         except Exception:
@@ -523,8 +540,11 @@ class KnowledgeBase:
                 node.embedding = vector
             done = min(start + EMBED_BATCH, len(nodes))
             progress(0.1 + 0.85 * done / len(nodes), f"embedded {done}/{len(nodes)} chunks")
-        for start in range(0, len(nodes), 1000):
-            store.add(nodes[start : start + 1000])
+        try:
+            for start in range(0, len(nodes), 1000):
+                store.add(nodes[start : start + 1000])
+        finally:
+            self._changed(owner)
 
     # -- crash recovery -----------------------------------------------------------------
     def interrupted(self, owner: str) -> list[dict]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from llama_index.core import VectorStoreIndex
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores import (
@@ -18,6 +17,7 @@ from llama_index.core.vector_stores import (
     FilterOperator,
     MetadataFilter,
     MetadataFilters,
+    VectorStoreQuery,
 )
 
 
@@ -45,6 +45,11 @@ class Scope:
                 MetadataFilter(key="kind", value=list(self.kinds), operator=FilterOperator.IN)
             )
         return out
+
+    def where(self) -> dict | None:
+        """The filters as a Chroma `where` clause, as LlamaIndex's Chroma store writes them."""
+        parts = [{f.key: {"$in": f.value}} for f in self.filters()]
+        return (parts[0] if len(parts) == 1 else {"$and": parts}) if parts else None
 
     def allows(self, metadata: dict) -> bool:
         return (not self.documents or metadata.get("file_id") in self.documents) and (
@@ -81,23 +86,59 @@ class Source:
 EVERYTHING = Scope()
 
 
+def cosine_score(similarity: float | None) -> float:
+    """Chroma's exp(cos - 1) on a cosine-space collection, as the cosine itself."""
+    return 1.0 + math.log(max(similarity or 0.0, 1e-12))
+
+
 class KnowledgeRetriever(BaseRetriever):
     """Dense search in one owner's collection. Owners never share a collection (its name is
     derived from the owner), so no owner filter is needed: measured on SciFact's 12,060
     chunks, Chroma answers a plain top-20 query in 2.5 ms and the same query with a
-    metadata filter in 40 ms. A scope (chosen documents or kinds) does add a filter."""
+    metadata filter in 40 ms. A scope (chosen documents or kinds) does add a filter.
+
+    It queries the vector store as `VectorStoreIndex.from_vector_store(...).as_retriever()`
+    would, without building that index for every question (about 1 ms: it tries to import
+    LangChain each time). Chroma stores each chunk's text, so the nodes come whole."""
 
     def __init__(self, vector_store, embed_model, top_k: int, scope=EVERYTHING):
         super().__init__()
-        index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
+        self._store, self._embed_model, self._top_k = vector_store, embed_model, top_k
         filters = MetadataFilters(filters=scope.filters(), condition=FilterCondition.AND)
-        self._inner = index.as_retriever(similarity_top_k=top_k, filters=filters if scope else None)
+        self._filters, self._where = (filters, scope.where()) if scope else (None, None)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        results = self._inner.retrieve(query_bundle)
-        for r in results:
-            r.score = 1.0 + math.log(max(r.score or 0.0, 1e-12))
-        return results
+        if query_bundle.embedding is None and query_bundle.embedding_strs:
+            query_bundle.embedding = self._embed_model.get_agg_embedding_from_queries(
+                query_bundle.embedding_strs
+            )
+        found = self._store.query(
+            VectorStoreQuery(
+                query_embedding=query_bundle.embedding,
+                similarity_top_k=self._top_k,
+                filters=self._filters,
+                query_str=query_bundle.query_str,
+            )
+        )
+        return [
+            NodeWithScore(node=node, score=cosine_score(similarity))
+            for node, similarity in zip(found.nodes or [], found.similarities or [], strict=True)
+        ]
+
+    def ranked(self, embedding: list[float]) -> list[tuple[str, float]]:
+        """The same search as ids and cosine scores only, best first. Reading 20 chunks'
+        text and metadata costs Chroma more than finding them (2.2 of 3.6 ms at 100k
+        chunks); a hybrid search reads only the few it keeps."""
+        found = self._store.client.query(
+            query_embeddings=embedding,
+            n_results=self._top_k,
+            where=self._where,
+            include=["distances"],
+        )
+        return [
+            (chunk_id, cosine_score(math.exp(-distance)))
+            for chunk_id, distance in zip(found["ids"][0], found["distances"][0], strict=True)
+        ]
 
 
 def to_source(result: NodeWithScore) -> Source:
