@@ -267,3 +267,24 @@ def write_raw_pdf(path: Path, objects: list[bytes], prev_is_self: bool = False) 
     )
     path.write_bytes(bytes(out))
     return path
+
+
+BEIR_DOCS = {
+    "d1": ("Lighthouses", "Skarvik Light is a 42 metre lighthouse on the northern coast."),
+    "d2": ("Bread", "Sourdough bread rises slowly because of wild yeast and bacteria."),
+    "d3": ("Volcanoes", "Magma that reaches the surface of the earth is called lava."),
+    "d4": ("Chess", "A knight moves in an L shape and can jump over other pieces."),
+}
+
+
+def write_beir(folder: Path, docs: dict, queries: dict, qrels: dict) -> Path:
+    """A BEIR-format folder: docs {id: (title, text)}, queries {id: text}, qrels {query id:
+    relevant doc id} (queries without one are unjudged)."""
+    folder.mkdir(parents=True)
+    corpus = [{"_id": k, "title": t, "text": x} for k, (t, x) in docs.items()]
+    write_jsonl(folder / "corpus.jsonl", corpus)
+    write_jsonl(folder / "queries.jsonl", [{"_id": k, "text": q} for k, q in queries.items()])
+    (folder / "qrels").mkdir()
+    lines = "".join(f"{q}\t{d}\t1\n" for q, d in qrels.items())
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + lines)
+    return folder

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import files
 from tests.conftest import DEMO, DEMO_DOCS, OWNER, SHARED_DATA
 from tests.files import run_webapp, write_jsonl
 from webapp.adapters.config import TrainConfig
@@ -164,30 +165,13 @@ def test_cli_eval_json_contract_and_saved_runs(tmp_path):
 
 
 def write_beir(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    docs = {
-        "d1": ("Lighthouses", "Skarvik Light is a 42 metre lighthouse on the northern coast."),
-        "d2": ("Bread", "Sourdough bread rises slowly because of wild yeast and bacteria."),
-        "d3": ("Volcanoes", "Magma that reaches the surface of the earth is called lava."),
-        "d4": ("Chess", "A knight moves in an L shape and can jump over other pieces."),
+    queries = {
+        "q1": "how does a knight move in chess",
+        "q2": "what is molten rock at the surface called",
+        "q3": "why does sourdough rise slowly",
+        "q4": "a query without judgements",
     }
-    write_jsonl(
-        folder / "corpus.jsonl", [{"_id": k, "title": t, "text": x} for k, (t, x) in docs.items()]
-    )
-    write_jsonl(
-        folder / "queries.jsonl",
-        [
-            {"_id": "q1", "text": "how does a knight move in chess"},
-            {"_id": "q2", "text": "what is molten rock at the surface called"},
-            {"_id": "q3", "text": "why does sourdough rise slowly"},
-            {"_id": "q4", "text": "a query without judgements"},
-        ],
-    )
-    (folder / "qrels").mkdir()
-    (folder / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\nq1\td4\t1\nq2\td3\t1\nq3\td2\t1\n"
-    )
-    return folder
+    return files.write_beir(folder, files.BEIR_DOCS, queries, {"q1": "d4", "q2": "d3", "q3": "d2"})
 
 
 def test_eval_retrieval_scores_a_beir_folder(tmp_path):

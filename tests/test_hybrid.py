@@ -8,9 +8,10 @@ import time
 
 import pytest
 
+from tests import files
 from tests.concepts import Search
 from tests.conftest import DEMO_DOCS
-from tests.files import run_webapp, write_jsonl
+from tests.files import run_webapp
 from webapp.retrieval.hybrid import keyword_match, rrf
 from webapp.retrieval.retriever import Source, to_source
 from webapp.ui.render import why_picked
@@ -241,12 +242,8 @@ def write_beir_for_modes(folder):
     exact code (MiniLM ranks the look-alike codes QX7713 and QX7137 above it), and "name
     for liquid stone flowing out of a crater" shares no word with any document (only its
     meaning leads to d3). Two plain queries both modes get."""
-    folder.mkdir(parents=True)
     docs = {
-        "d1": ("Lighthouses", "Skarvik Light is a 42 metre lighthouse on the northern coast."),
-        "d2": ("Bread", "Sourdough bread rises slowly because of wild yeast and bacteria."),
-        "d3": ("Volcanoes", "Magma that reaches the surface of the earth is called lava."),
-        "d4": ("Chess", "A knight moves in an L shape and can jump over other pieces."),
+        **files.BEIR_DOCS,
         "d5": ("Pump manual", "The display shows QX7731 when the intake filter is clogged."),
         "d6": ("Fault codes", "QX7713 is the code for an overheated motor."),
         "d7": ("Fault codes", "Code QX7137: the motor has overheated."),
@@ -257,14 +254,9 @@ def write_beir_for_modes(folder):
         "knight": ("how does a knight move in chess", "d4"),
         "sourdough": ("why does sourdough rise slowly", "d2"),
     }
-    write_jsonl(
-        folder / "corpus.jsonl", [{"_id": k, "title": t, "text": x} for k, (t, x) in docs.items()]
-    )
-    write_jsonl(folder / "queries.jsonl", [{"_id": k, "text": q} for k, (q, _) in queries.items()])
-    (folder / "qrels").mkdir()
-    qrels = "".join(f"{k}\t{d}\t1\n" for k, (_, d) in queries.items())
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels)
-    return folder, {k: q for k, (q, _) in queries.items()}
+    texts = {k: q for k, (q, _) in queries.items()}
+    files.write_beir(folder, docs, texts, {k: d for k, (_, d) in queries.items()})
+    return folder, texts
 
 
 @pytest.mark.slow

@@ -396,8 +396,8 @@ class Services:
         """Readiness of each dependency: {"ok": bool, "checks": {name: {"ok", "detail"}}}."""
         checks = {
             "documents": self._check_store(),
-            "embedder": self._check_embedder(),
-            "generator": self._check_generator(),
+            "embedder": self._check_model("embedder"),
+            "generator": self._check_model("generator"),
         }
         return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
 
@@ -415,19 +415,11 @@ class Services:
                 "detail": f"{where}: {'refused the token' if refused else 'not reachable'}",
             }
 
-    def _check_embedder(self) -> dict:
-        """The local model: ok once loaded; a remote one: does it embed right now?"""
-        if "_embedder" not in self.__dict__ and self._models_from is None:
+    def _check_model(self, name: str) -> dict:
+        """The local model: ok once loaded; a remote one: does it answer right now?"""
+        if f"_{name}" not in self.__dict__ and self._models_from is None:
             return {"ok": False, "detail": "not loaded yet"}
-        check = getattr(self.embedder, "check", None)
-        if check is None:
-            return {"ok": True, "detail": "local model"}
-        return check()
-
-    def _check_generator(self) -> dict:
-        if "_generator" not in self.__dict__ and self._models_from is None:
-            return {"ok": False, "detail": "not loaded yet"}
-        check = getattr(self.generator, "check", None)
+        check = getattr(getattr(self, name), "check", None)
         if check is None:
             return {"ok": True, "detail": "local model"}
         return check()
