@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from tests import files
+from tests import SOURCE_KEYS, files
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +117,7 @@ def test_chat_answers_from_the_document_and_names_it(client, uploaded):
     assert "412" in reply["answer"]
     assert "[1]" in reply["answer"]
     first = reply["sources"][0]
-    assert set(first) == {"file", "page", "score", "text"}
+    assert set(first) == SOURCE_KEYS
     assert first["file"] == "tower.md"
     assert "412 meters" in first["text"]
     assert 0 < first["score"] <= 1

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from tests import SOURCE_KEYS
 from webapp.chat import prompts
 from webapp.chat.service import ChatOptions, is_follow_up
 from webapp.models.generator import GenerationOptions
@@ -35,7 +36,7 @@ def test_answer_contains_the_fact_and_cites_its_file(indexed):
     data = answer.as_dict()
     assert set(data) == {"answer", "sources", "rag", "adapter", "grounded"}
     assert data["grounded"] is True
-    assert set(data["sources"][0]) == {"file", "page", "score", "text"}
+    assert set(data["sources"][0]) == SOURCE_KEYS
 
 
 def test_stream_yields_sources_first_then_growing_text(indexed):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests import files
+from tests import SOURCE_KEYS, files
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def test_ingest_ask_list_delete(tmp_path):
     assert answer["rag"] is True and answer["adapter"] is None
     assert answer["grounded"] in (True, False)
     assert answer["sources"][0]["file"] == "harbour.txt"
-    assert set(answer["sources"][0]) == {"file", "page", "score", "text"}
+    assert set(answer["sources"][0]) == SOURCE_KEYS
 
     plain = webapp(
         "ask", "Say hello.", "--no-rag", "--json", "--max-new-tokens", "16", storage=storage

@@ -83,7 +83,7 @@ def chroma(tmp_path_factory):
 def test_every_knowledge_base_feature_works_against_a_chroma_server(
     make_services, chroma, tmp_path
 ):
-    services = make_services(chroma_url=chroma.url)
+    services = make_services(chroma_url=chroma.url, context_window=400)
     kb, doc = services.knowledge, DEMO_DOCS[1]  # the handbook names the chair
     first = kb.ingest("alice", doc, doc.name)
     assert first.status == "indexed"
@@ -96,6 +96,10 @@ def test_every_knowledge_base_feature_works_against_a_chroma_server(
     found = services.chat.retrieve("alice", "Who is the chair of the board?", 4)
     assert found and found[0].file == doc.name and found[0].retrieval["keyword_rank"] == 1
     assert services.chat.retrieve("bob", "Who is the chair of the board?", 4) == []
+    # Small-to-big reads the neighbours on the server, and only the owner's own.
+    wide = services.chat.widen("alice", found)
+    assert wide[0].text != found[0].text and found[0].text in wide[0].text
+    assert services.chat.widen("bob", found) == found
     # Nothing was stored on the local disk's embedded store.
     assert not (services.settings.storage_dir / "chroma").exists()
     kb.delete("alice", kb.list_documents("alice")[0].id)

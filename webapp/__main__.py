@@ -12,7 +12,8 @@
     webapp eval-retrieval DIR|SQUAD.json [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N] [--json]
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
     webapp qa build --out FILE [--per-doc N] [--test-share X]
-    webapp bench [--quick] [--json] [--reader] [--load] [--retrieval] [--answers] [--only NAMES]
+    webapp bench [--quick] [--json] [--reader] [--load] [--retrieval] [--answers [--limit N]]
+                 [--only NAMES]
     webapp adapters list [--json] | delete NAME | export NAME [--out DIR] | import ZIP [--name NAME]
     webapp users add NAME | remove NAME | list     password accounts (password read from stdin)
     webapp users hash NAME                         an account entry for WEBAPP_USERS (secrets)
@@ -100,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--answers",
         action="store_true",
         help="also ask all 1,190 XQuAD questions through the chat: hit@5, citations (~30 min)",
+    )
+    bench.add_argument(
+        "--limit",
+        type=int,
+        help="--answers: only N questions, spread over the paragraphs (fixed sample, seed 0)",
     )
     bench.add_argument(
         "--only",
@@ -461,7 +467,7 @@ def cmd_bench(services, args) -> int:
 
     extra = tuple(name for name in runner.OPTIONAL if getattr(args, name))
     only = tuple(name.strip() for name in args.only.split(",") if name.strip())
-    result = runner.run(services, quick=args.quick, extra=extra, only=only)
+    result = runner.run(services, quick=args.quick, extra=extra, only=only, limit=args.limit)
     if args.json:
         figures = [f.as_dict() for f in result["figures"]]
         print(json.dumps({"machine": result["machine"], "figures": figures}))

@@ -79,6 +79,15 @@ class Settings(BaseSettings):
         200, ge=32, description="Chunk size in embedder tokens (all-MiniLM-L6-v2 reads 256)."
     )
     chunk_overlap: int = Field(30, ge=0, description="Tokens shared by neighbouring chunks.")
+    context_window: int = Field(
+        0,
+        ge=0,
+        description="Small-to-big retrieval: about this many tokens (the embedder's, like "
+        "chunk_size) of each source's document are handed to the model, centred on the chunk "
+        "that matched and read from its neighbours; 0 = off, the chunk alone. Set it above "
+        "chunk_size (e.g. chunks of 96, a window of 200); at or below it, only hits that are "
+        "neighbours are joined.",
+    )
     retrieval: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="Search: BM25 keywords fused with dense vectors, or one alone."
     )

@@ -2,7 +2,13 @@
 one of the 1,190 human-written questions through the chat (base model + hybrid RAG, top 5), as
 a user would. Figures: hit@5 of the gold paragraph among the sources the answer was given,
 citation correctness (the passage an answer cites holds the gold answer), and the answers'
-contains / F1 with the bundled 135M model. `--quick`: 12 questions.
+contains / F1 with the bundled 135M model. `--quick`: 12 questions; `--limit N`: N questions
+spread over the paragraphs (the same sample every run, to compare settings on).
+
+It runs under the current settings: WEBAPP_CHUNK_SIZE, WEBAPP_CHUNK_OVERLAP,
+WEBAPP_CONTEXT_WINDOW, WEBAPP_RETRIEVAL… apply to its throwaway knowledge base, and the
+figures' note names the retrieval settings used, e.g.
+`WEBAPP_CHUNK_SIZE=96 WEBAPP_CONTEXT_WINDOW=200 webapp bench --only answers --limit 300`.
 """
 
 from __future__ import annotations
@@ -17,15 +23,15 @@ from webapp.bench.training import XQUAD
 TOP_K = 5
 
 
-def figures(services, quick: bool) -> list[Figure]:
+def figures(services, quick: bool, limit: int | None = None) -> list[Figure]:
     from webapp.evaluation import runner, squad
 
     if not XQUAD.is_file():
         return []
     paragraphs = squad.load(XQUAD)
     items = [q for p in paragraphs for q in p.questions]
-    if quick:
-        items = squad.sample_questions(paragraphs, 12, seed=0)
+    if quick or limit:
+        items = squad.sample_questions(paragraphs, limit or 12, seed=0)
     configs = runner.EvalConfig.parse_list("rag")
 
     def progress(fraction: float, what: str) -> None:
@@ -38,8 +44,11 @@ def figures(services, quick: bool) -> list[Figure]:
         run = runner.run(scratch.chat, common.OWNER, items, configs, top_k=TOP_K, progress=progress)
     print(file=sys.stderr)
     rag = run["configs"][0]
+    s = scratch.settings
+    window = f"{s.context_window}-token window" if s.context_window else "no window"
     note = (
-        f"{len(items)} XQuAD questions through the chat, base model + hybrid RAG, top {TOP_K}; "
+        f"{len(items)} XQuAD questions through the chat, base model + {s.retrieval} RAG, "
+        f"top {TOP_K}, chunks {s.chunk_size}/{s.chunk_overlap} tokens, {window}; "
         f"{run['seconds']:.0f} s"
     )
     return [

@@ -173,12 +173,12 @@ def retrieval_figures(services, quick: bool) -> list[Figure]:
     return figures
 
 
-def answer_figures(services, quick: bool) -> list[Figure]:
-    """xquad_answer_hit5, xquad_citation_correct: every XQuAD question through the chat
-    (webapp.bench.answers)."""
+def answer_figures(services, quick: bool, limit: int | None = None) -> list[Figure]:
+    """xquad_answer_hit5, xquad_citation_correct: every XQuAD question (or `limit` of them)
+    through the chat (webapp.bench.answers)."""
     from webapp.bench import answers
 
-    return answers.figures(services, quick)
+    return answers.figures(services, quick, limit)
 
 
 def embedding(services, quick: bool) -> list[Figure]:
@@ -203,7 +203,8 @@ def retrieval_latency(services, quick: bool) -> list[Figure]:
 
 
 def generation(services, quick: bool) -> list[Figure]:
-    """prefill_tokens_per_s, decode_tokens_per_s, ttft_s (webapp.bench.generation)."""
+    """prefill_tokens_per_s, decode_tokens_per_s(_undrafted), ttft_s, answer_decode_tokens_per_s
+    (webapp.bench.generation)."""
     from webapp.bench import generation
 
     return generation.figures(services, quick)
@@ -236,8 +237,13 @@ OPTIONAL = {
 
 
 def run(
-    services, quick: bool = False, extra: tuple[str, ...] = (), only: tuple[str, ...] = ()
+    services,
+    quick: bool = False,
+    extra: tuple[str, ...] = (),
+    only: tuple[str, ...] = (),
+    limit: int | None = None,
 ) -> dict:
+    """`limit`: the answers benchmark asks only that many questions."""
     import sys
     import time
 
@@ -252,11 +258,13 @@ def run(
                 f"Unknown benchmark {', '.join(unknown)}; known: {', '.join(known)}."
             )
         chosen = [known[name] for name in only]
+    if limit is not None and (limit < 1 or answer_figures not in chosen):
+        raise InvalidOption("--limit takes a number of questions (1 or more) for --answers.")
     load = _load_average()  # other processes on the cores skew every figure: say how busy
     figures = []
     for bench in chosen:
         start = time.perf_counter()
-        got = bench(services, quick)
+        got = bench(services, quick, limit) if bench is answer_figures else bench(services, quick)
         figures += got if isinstance(got, list) else [got]
         print(f"  {bench.__name__}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
     described = machine()
@@ -281,5 +289,6 @@ def table(result: dict) -> str:
     for f in result["figures"]:
         base = f"{f.baseline:>10}" if f.baseline is not None else f"{'-':>10}"
         ratio = f"{f.ratio:>7}" if f.ratio is not None else f"{'-':>7}"
-        lines.append(f"{f.name:<28} {f.ours:>10} {base} {ratio}  {f.unit}; {f.note}")
+        ours = f"{f.ours:>10}" if f.ours is not None else f"{'-':>10}"  # e.g. nothing cited
+        lines.append(f"{f.name:<28} {ours} {base} {ratio}  {f.unit}; {f.note}")
     return "\n".join(lines)

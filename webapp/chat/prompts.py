@@ -1,11 +1,14 @@
 """Prompt texts and the context budget.
 
 The prompt is rendered with the model's own chat template. Sources are numbered in rank
-order and added while they fit the token budget; the question is never dropped.
+order and added while they fit the token budget; the question is never dropped. Sources
+widened with the text around their matched chunk (small-to-big, retrieval.window) give up
+that text first, evenly, so that a wide window never pushes a source out of the prompt.
 """
 
 from __future__ import annotations
 
+from webapp.retrieval import window
 from webapp.retrieval.retriever import Source
 
 # Wording chosen by measurement on the bundled 135M model: short instructions, sources
@@ -65,7 +68,7 @@ def rag_messages(
         question = generator.truncate(question, max(budget // 2, 16), keep_end=True)
         base = generator.prompt_tokens(messages([]))
     blocks, used, spent = [], [], base
-    for source in sources:
+    for source in fit_windows(sources, generator, budget - base):
         block = source_block(len(blocks) + 1, source)
         cost = generator.count_tokens(block) + 4
         if spent + cost > budget:
@@ -78,6 +81,53 @@ def rag_messages(
         used.append(source)
         spent += cost
     return messages(blocks), used
+
+
+def block_cost(generator, number: int, source: Source) -> int:
+    return generator.count_tokens(source_block(number, source)) + 4
+
+
+def fit_windows(sources: list[Source], generator, room: int) -> list[Source]:
+    """The sources, widened ones narrowed around their matched chunks until all fit `room`
+    tokens: the widest are cut first, down to a common size (the largest that fits), so
+    every source keeps its matched chunk and as much of its surroundings as the others.
+    When even the matched chunks alone do not fit, they are what is left for the greedy
+    cut in `rag_messages`. Sources that were not widened are never changed here."""
+    if not any(s.spans for s in sources):
+        return sources
+    costs = [block_cost(generator, n, s) for n, s in enumerate(sources, start=1)]
+    if sum(costs) <= room:
+        return sources
+    cores = [window.narrow(s, 0) for s in sources]
+    floors = [
+        block_cost(generator, n, core) if core is not source else cost
+        for n, (source, core, cost) in enumerate(zip(sources, cores, costs, strict=True), 1)
+    ]
+    if sum(floors) >= room:
+        return cores
+    low, high = 0, max(costs)  # the largest per-source size at which all fit
+    while low < high:
+        size = (low + high + 1) // 2
+        total = sum(max(f, min(c, size)) for f, c in zip(floors, costs, strict=True))
+        low, high = (size, high) if total <= room else (low, size - 1)
+    fitted = []
+    for n, (source, cost, floor) in enumerate(zip(sources, costs, floors, strict=True), 1):
+        target = max(floor, low)
+        fitted.append(source if cost <= target else _narrow_to(generator, n, source, target))
+    return fitted
+
+
+def _narrow_to(generator, number: int, source: Source, tokens: int) -> Source:
+    """The source narrowed until its block costs at most `tokens` (characters estimated
+    from its tokens, then checked)."""
+    chars, cost = len(source.text), block_cost(generator, number, source)
+    for _ in range(8):
+        chars = int(chars * min(0.97, tokens / cost))
+        cut = window.narrow(source, chars)
+        cost = block_cost(generator, number, cut)
+        if cost <= tokens:
+            return cut
+    return window.narrow(source, 0)
 
 
 def plain_messages(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from webapp.chat import citations, grounding, prompts
 from webapp.errors import InvalidOption, StoreUnavailable
 from webapp.models.generator import GenerationOptions
+from webapp.retrieval import window
 from webapp.retrieval.retriever import Scope, Source
 
 # Accepted ranges, shared by the UI sliders and the API checks.
@@ -59,14 +60,34 @@ class Answer:
     def as_dict(self) -> dict:
         return {
             "answer": self.answer,
-            "sources": [
-                {"file": s.file, "page": s.page, "score": s.score, "text": s.text}
-                for s in self.sources
-            ],
+            "sources": [source_dict(s) for s in self.sources],
             "rag": self.rag,
             "adapter": self.adapter,
             "grounded": self.grounded,
         }
+
+
+def source_dict(source: Source) -> dict:
+    """A source for the API and `ask --json`: where it is from, its text, the numbers the
+    UI's "why it was picked" shows (null where a stage did not run or did not find it), and
+    where in `text` the matched chunk lies (with small-to-big, `text` holds the text around
+    it too)."""
+    r = source.retrieval or {}
+    keyword = r.get("keyword_rank") is not None
+    return {
+        "file": source.file,
+        "page": source.page,
+        "score": source.score,
+        "text": source.text,
+        "dense_score": r.get("dense", source.score if not r else None),
+        "dense_rank": r.get("dense_rank"),
+        "bm25_score": r.get("keyword") if keyword else None,
+        "bm25_rank": r.get("keyword_rank"),
+        "keyword_match": r.get("match"),
+        "fused_rank": r.get("fused_rank"),
+        "rerank_score": r.get("rerank"),
+        "matched_spans": [list(span) for span in source.matched_spans],
+    }
 
 
 FOLLOW_UP = re.compile(
@@ -137,6 +158,7 @@ class ChatService:
                 text = prompts.NOT_FOUND_IN_SCOPE if options.scope else prompts.NOT_FOUND
                 yield from self._final(answer, text)
                 return
+            found = self.widen(owner, found)
             request = prompts.SHORT_REQUEST if options.short else prompts.ANSWER_REQUEST
             messages, answer.sources = prompts.rag_messages(
                 question, found, self.generator, budget, previous=previous, request=request
@@ -188,6 +210,17 @@ class ChatService:
 
         return [s for s in results if relevant(s)]
 
+    def widen(self, owner: str, sources: list[Source]) -> list[Source]:
+        """Small-to-big (WEBAPP_CONTEXT_WINDOW): each source widened with the text around its
+        matched chunk, read from the same document in one request (retrieval.window)."""
+        tokens = self.settings.context_window
+        if not tokens or not sources:
+            return sources
+        each_side = window.reach(tokens, self.settings.chunk_size, self.knowledge.chunk_overlap)
+        chunks = self.knowledge.neighbours(owner, window.wanted(sources, each_side))
+        counter = self.knowledge.token_counter
+        return window.widen(sources, chunks, tokens, lambda text: len(counter(text)))
+
     def condense(self, history: list[dict], question: str) -> tuple[str, str | None]:
         """The search query for a question, and the earlier question it follows up, if any.
 
@@ -210,8 +243,8 @@ class ChatService:
         return f"{previous} {question}", previous
 
     def _prompt_budget(self, max_new_tokens: int) -> int:
-        window = min(self.settings.context_tokens, self.generator.context_window)
-        return max(window - max_new_tokens, 128)
+        limit = min(self.settings.context_tokens, self.generator.context_window)
+        return max(limit - max_new_tokens, 128)
 
     @staticmethod
     def _final(answer: Answer, text: str) -> Iterator[Answer]:

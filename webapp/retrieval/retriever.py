@@ -67,12 +67,21 @@ class Source:
     text: str
     doc_id: str
     section: str | None = None
-    start: int | None = None
+    start: int | None = None  # the matched chunk's character offsets in its page or part
     end: int | None = None
     retrieval: dict | None = None  # why it was picked: scores and ranks (HybridRetriever)
+    chunk_index: int | None = None  # the matched chunk's place in its document
+    # Small-to-big (retrieval.window): where the matched chunk lies in `text`, which holds
+    # the text around it too; more than one when neighbouring hits were joined, the
+    # source's own first. None: `text` is the matched chunk alone.
+    spans: list[tuple[int, int]] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def matched_spans(self) -> list[tuple[int, int]]:
+        return list(self.spans) if self.spans else [(0, len(self.text))]
 
     @property
     def where(self) -> str:
@@ -153,4 +162,5 @@ def to_source(result: NodeWithScore) -> Source:
         start=node.start_char_idx,
         end=node.end_char_idx,
         retrieval=meta.get("retrieval"),
+        chunk_index=meta.get("chunk_index"),
     )

@@ -28,15 +28,59 @@ def safe_answer(text: str) -> str:
     return text.replace("![", "!\\[")  # no remote images from model output
 
 
+PASSAGE_CHARS = 900
+
+
 def sources_markdown(sources: list[Source]) -> str:
     parts = []
     for n, s in enumerate(sources, start=1):
         where = escape_markdown(s.where)
-        passage = escape_markdown(" ".join(s.text.split()))
-        if len(passage) > 900:
-            passage = passage[:900] + " …"
-        parts.append(f"**[{n}] {where}** · {why_picked(s)}\n\n> {passage}")
+        parts.append(f"**[{n}] {where}** · {why_picked(s)}\n\n> {passage_markdown(s)}")
     return "\n\n".join(parts)
+
+
+def passage_markdown(source: Source) -> str:
+    """The passage as the model read it. A source widened with the text around its matched
+    chunk (small-to-big) shows the matched part in bold, and a long one is cut around it."""
+    if not source.spans or _union(source.spans, source.text) == [(0, len(source.text))]:
+        passage = escape_markdown(" ".join(source.text.split()))
+        return passage[:PASSAGE_CHARS] + " …" if len(passage) > PASSAGE_CHARS else passage
+    from webapp.retrieval.window import narrow
+
+    shown = narrow(source, PASSAGE_CHARS)
+    text, out, at = shown.text, [], 0
+    for start, end in _union(shown.spans, text):
+        out += [_plain(text[at:start]), _bold(text[start:end])]
+        at = end
+    out.append(_plain(text[at:]))
+    passage = "".join(out).strip()
+    cut_before, cut_after = not source.text.startswith(text), not source.text.endswith(text)
+    return ("… " if cut_before else "") + passage + (" …" if cut_after else "")
+
+
+def _union(spans, text: str) -> list[tuple[int, int]]:
+    """Spans that overlap or are apart by white space only, as one (joined hits overlap)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and (start <= out[-1][1] or not text[out[-1][1] : start].strip()):
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _plain(text: str) -> str:
+    return escape_markdown(re.sub(r"\s+", " ", text))
+
+
+def _bold(text: str) -> str:
+    """Bold needs no white space just inside its stars: it goes outside."""
+    inner = text.strip()
+    if not inner:
+        return _plain(text)
+    before = " " if text[:1].isspace() else ""
+    after = " " if text[-1:].isspace() else ""
+    return f"{before}**{escape_markdown(' '.join(inner.split()))}**{after}"
 
 
 def why_picked(source: Source) -> str:
