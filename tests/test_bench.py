@@ -21,6 +21,7 @@ REQUIRED = [
     "prefill_tokens_per_s",
     "decode_tokens_per_s",
     "ttft_s",
+    "answer_decode_tokens_per_s",
     "warm_start_s",
     "peak_rss_serving_mb",
     "lora_train_tokens_per_s",

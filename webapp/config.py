@@ -122,6 +122,15 @@ class Settings(BaseSettings):
     )
     max_new_tokens: int = Field(256, ge=1, description="Default answer length limit.")
     temperature: float = Field(0.0, ge=0, le=2, description="Default sampling temperature.")
+    draft_tokens: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Prompt-lookup decoding for the local model: after each token, up to this "
+        "many next tokens are guessed from text already in the prompt (answers quote their "
+        "sources) and the model checks them all in one step, so answers stay its own. "
+        "0 = off.",
+    )
     condense_with_llm: bool = Field(
         False, description="Rewrite follow-up questions with the generator (for stronger models)."
     )

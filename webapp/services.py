@@ -83,6 +83,7 @@ class Services:
                 self.settings.device,
                 name=self.settings.llm_model,
                 fast=fast_cpu(self.settings.fast_cpu, self.settings.device),
+                draft_tokens=self.settings.draft_tokens,
             )
 
         return self._once("_generator", build)

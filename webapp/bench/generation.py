@@ -1,10 +1,15 @@
-"""Generation speed: our generator (webapp.models.generator, streaming; the fast bf16/int8
-copy of the base model unless WEBAPP_FAST_CPU is off) against plain transformers fp32
+"""Generation speed: our generator (webapp.models.generator, streaming; the fast bf16/4-bit
+copy of the base model unless WEBAPP_FAST_CPU is off, prompt-lookup drafts unless
+WEBAPP_DRAFT_TOKENS=0) against plain transformers fp32
 `generate` on the same model files and the same token ids.
 
 - Prefill: a ~1,000-token prompt, one new token: prompt tokens / seconds.
 - Decode: 128 new tokens, greedy, forced to full length (min_new_tokens): 127 tokens over the
-  time beyond the one-token run (T128 - T1), so prefill is not counted.
+  time beyond the one-token run (T128 - T1), so prefill is not counted. Forced past its
+  natural end, the 135M model repeats itself, which drafts from earlier text predict well,
+  so the same run is also reported without drafts, and on real answers:
+- Answer decode: the chat's answers to the time-to-first-token questions (4 sources), as
+  long as the model makes them.
 - Time to first token: ours through `chat.stream` with 4 retrieved sources (SciFact abstracts
   in a throwaway knowledge base, relevance cut-offs off so 4 are kept) until the first text
   piece: retrieval, prompt building and prefill. Baseline: plain `generate` of one token on
@@ -134,12 +139,14 @@ def figures(services, quick: bool) -> list[Figure]:
     # Warm-up, untimed: first-call costs on both.
     _ours_seconds(generator, messages, 2)
     _plain_seconds(model, tokenizer, messages, 2)
-    runs = {"ours1": [], "oursN": [], "plain1": [], "plainN": []}
+    runs = {"ours1": [], "oursN": [], "plain1": [], "plainN": [], "undraftedN": []}
     for _ in range(repeats):
         runs["ours1"].append(_ours_seconds(generator, messages, 1))
         runs["plain1"].append(_plain_seconds(model, tokenizer, messages, 1))
         runs["oursN"].append(_ours_seconds(generator, messages, decode_tokens))
         runs["plainN"].append(_plain_seconds(model, tokenizer, messages, decode_tokens))
+        with _undrafted(generator):
+            runs["undraftedN"].append(_ours_seconds(generator, messages, decode_tokens))
     t = {k: common.median(v) for k, v in runs.items()}
     figures = [
         Figure(
@@ -156,17 +163,39 @@ def figures(services, quick: bool) -> list[Figure]:
             round((decode_tokens - 1) / max(t["oursN"] - t["ours1"], 1e-6), 1),
             round((decode_tokens - 1) / max(t["plainN"] - t["plain1"], 1e-6), 1),
             f"{decode_tokens} new tokens greedy after the {prompt}-token prompt, "
-            f"(N-1)/(T_N - T_1); median of {repeats}",
+            f"(N-1)/(T_N - T_1), prompt-lookup drafts of {generator.draft_tokens} tokens; "
+            f"median of {repeats}",
+        ),
+        Figure(
+            "decode_tokens_per_s_undrafted",
+            "tokens/s",
+            round((decode_tokens - 1) / max(t["undraftedN"] - t["ours1"], 1e-6), 1),
+            round((decode_tokens - 1) / max(t["plainN"] - t["plain1"], 1e-6), 1),
+            "the same without prompt-lookup drafts (WEBAPP_DRAFT_TOKENS=0)",
         ),
     ]
-    figures.append(_ttft(services, model, tokenizer, quick))
+    figures += _answers(services, model, tokenizer, quick)
     return figures
 
 
-def _ttft(services, model, tokenizer, quick: bool) -> Figure:
+class _undrafted:
+    """Prompt-lookup drafting off on a generator while active."""
+
+    def __init__(self, generator):
+        self.generator = generator
+
+    def __enter__(self):
+        self.old, self.generator.draft_tokens = self.generator.draft_tokens, 0
+
+    def __exit__(self, *exc):
+        self.generator.draft_tokens = self.old
+
+
+def _answers(services, model, tokenizer, quick: bool) -> list[Figure]:
+    """Time to first token and decode speed on real chat answers: SciFact questions with 4
+    retrieved sources, each answer as long as the model makes it (at most 128 tokens)."""
     texts, what = common.corpus(30 if quick else 100)
     questions, asked = common.queries(3 if quick else 10)
-    repeats = len(questions)
     # Cut-offs off, so the 4 best passages are always kept (the figure is about 4 sources).
     with common.throwaway(services, min_score=-1.0, score_margin=10.0) as scratch:
         scratch.knowledge.add_texts(common.OWNER, texts)
@@ -185,6 +214,43 @@ def _ttft(services, model, tokenizer, quick: bool) -> Figure:
             sources.append(n)
             plain.append(_plain_seconds(model, tokenizer, messages, 1))
     lengths = [services.generator.prompt_tokens(m) for m in prompts]
+    return [
+        _ttft_figure(ours, plain, asked, what, sources, lengths),
+        _answer_decode(services.generator, model, tokenizer, prompts, asked),
+    ]
+
+
+def _answer_decode(generator, model, tokenizer, prompts, asked: str) -> Figure:
+    """Ours: through the streaming generator, the tokens after the first text piece over the
+    time after it. Plain: `generate` forced to the same length, (N-1)/(T_N - T_1)."""
+    from webapp.models.generator import GenerationOptions
+
+    ours, plain, lengths = [], [], []
+    for messages in prompts:
+        first, text = None, ""
+        for piece in generator.stream(messages, GenerationOptions(max_new_tokens=128)):
+            if first is None:  # the first piece may hold a few tokens: they count as made
+                first, made = time.perf_counter(), generator.count_tokens(piece)
+            text += piece
+        tokens = generator.count_tokens(text)
+        if first is None or tokens - made < 4:  # too short to time a decode rate
+            continue
+        lengths.append(tokens)
+        ours.append((tokens - made) / (time.perf_counter() - first))
+        one = _plain_seconds(model, tokenizer, messages, 1)
+        plain.append((tokens - 1) / (_plain_seconds(model, tokenizer, messages, tokens) - one))
+    return Figure(
+        "answer_decode_tokens_per_s",
+        "tokens/s",
+        round(common.median(ours), 1) if ours else 0.0,
+        round(common.median(plain), 1) if plain else None,
+        f"{asked} with 4 sources, answers of {min(lengths, default=0)}-"
+        f"{max(lengths, default=0)} tokens as the model ends them; median of {len(ours)}",
+    )
+
+
+def _ttft_figure(ours, plain, asked, what, sources, lengths) -> Figure:
+    repeats = len(ours)
     return Figure(
         "ttft_s",
         "s",

@@ -86,8 +86,9 @@ class TokenBudget:
 class Generator(TokenBudget):
     """A chat model plus its tokenizer; renders prompts with the model's own chat template."""
 
-    def __init__(self, model, tokenizer, name: str):
+    def __init__(self, model, tokenizer, name: str, draft_tokens: int = 0):
         self.model = model.eval()
+        self.draft_tokens = draft_tokens  # prompt-lookup decoding (see `_stream`); 0 = off
         self.fast_model = None  # answers for the base model once built (see `load`)
         self.fast_ready = threading.Event()  # clear only while the fast copy is being built
         self.fast_ready.set()
@@ -164,20 +165,25 @@ class Generator(TokenBudget):
 
     @classmethod
     def load(
-        cls, path: str, device: str = "cpu", name: str | None = None, fast: bool = False
+        cls,
+        path: str,
+        device: str = "cpu",
+        name: str | None = None,
+        fast: bool = False,
+        draft_tokens: int = 0,
     ) -> Generator:
-        from webapp.models.quantize import int8_copy
+        from webapp.models.quantize import fast_copy
 
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
-        generator = cls(model, tokenizer, name or path)
+        generator = cls(model, tokenizer, name or path, draft_tokens)
         if fast:  # built in the background: the page is served meanwhile, fp32 answers until then
             generator.fast_ready.clear()
             # Not a daemon: a process that ends while the copy is being built (a CLI command
             # that fails fast) waits the second it takes; killed mid-build at interpreter exit,
             # torch aborted the process ("terminate called without an active exception").
             threading.Thread(
-                target=generator._build_fast, args=(int8_copy,), name="fast-copy"
+                target=generator._build_fast, args=(fast_copy,), name="fast-copy"
             ).start()
         return generator
 
@@ -225,6 +231,16 @@ class Generator(TokenBudget):
             kwargs.update(do_sample=True, temperature=options.temperature, top_p=0.95)
         else:
             kwargs.update(do_sample=False)
+        if self.draft_tokens and model not in self._prompt_models.values():
+            # Prompt-lookup decoding (transformers' assisted generation, drafts from n-grams
+            # already in the prompt or the answer): answers quote their sources, so the next
+            # few tokens are often found there, and checking them takes one step that costs
+            # little more than one token's (a decode step reads every weight, whether for 1
+            # token or 3). The model checks each draft, so the answer is its own; only a
+            # near-tie may fall the other way, as between batch sizes. 2 drafted tokens
+            # measured best on real answers (README). Prompt/prefix adapters keep plain
+            # decoding: PEFT adds their virtual tokens inside its own generate.
+            kwargs["prompt_lookup_num_tokens"] = self.draft_tokens
         errors: list[BaseException] = []
         worker = threading.Thread(target=self._run, args=(model, kwargs, errors), daemon=True)
         worker.start()

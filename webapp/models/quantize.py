@@ -1,16 +1,19 @@
-"""A fast copy of the base model for CPU generation: bf16 matmuls, int8 decode weights.
+"""A fast copy of the base model for CPU generation: bf16 matmuls for prompts, 4-bit decode.
 
 Decoding one token reads every weight once, so on a CPU it is bound by memory bandwidth:
 fp32 SmolLM2-135M reads ~540 MB per token. This copy keeps each Linear layer twice:
-- int8 weights (per output channel, bf16 scales) for one-token decode steps, through
-  `torch._weight_int8pack_mm`: a quarter of the fp32 bytes;
+- 4-bit weights (groups of 32 inputs, bf16 scale and zero) for decode steps, through
+  `torch._weight_int4pack_mm_for_cpu`: an eighth of the fp32 bytes. The bundled model ships
+  as a Q4_1 GGUF, so its dequantized weights lie exactly on such a grid and the 4-bit copy
+  loses nothing but bf16 rounding of the scales: greedy answers are the fp32 model's, token
+  for token (tests/test_fast_path.py). Weights off a 4-bit grid (another model) get
+  per-channel int8 instead, which is approximate (it changed answers from the 18th token);
 - bf16 weights for prompts, where many tokens share each weight read and the bf16 matmul
   (AVX-512 BF16 where the CPU has it) is the faster kernel.
-Measured on 2 cores (`webapp bench`, README "Benchmarks"): decode 2.0x and prefill 1.9x plain
-fp32 `generate`, XQuAD exact match and F1 within 0.5 points of fp32. Dynamic int8 (torch.ao
-`quantize_dynamic`) decoded 3x faster but quantizing activations per tensor broke this small
-model's answers ("The answer is:"), and torch.compile added 95 s of start-up for no gain, so
-neither is used.
+Measured on 2 cores (`webapp bench`, README "Benchmarks"). Dynamic int8 (torch.ao
+`quantize_dynamic`) broke this small model's answers ("The answer is:"), a static KV cache or
+a cache that grows in place brought nothing, and torch.compile added 95 s of start-up for no
+gain, so none is used.
 
 PEFT adapters wrap fp32 Linear layers, so the fp32 model stays loaded beside this copy: the
 copy answers for the base model; adapters, training and logits checks use fp32.
@@ -26,6 +29,8 @@ from pathlib import Path
 import torch
 
 CANDIDATES = 64  # tokens the LM head scores exactly
+GROUP = 32  # inputs per 4-bit group (GGUF Q4_0/Q4_1 blocks)
+DECODE_ROWS = 8  # up to this many tokens at once, the 4-bit/int8 kernels beat bf16 matmuls
 
 
 @functools.cache
@@ -46,46 +51,82 @@ def fast_cpu(setting: str, device: str) -> bool:
     return setting == "on" or native_bf16()
 
 
-class Int8DecodeLinear(torch.nn.Module):
-    """A Linear layer with bf16 weights for prompts and int8 weights for single tokens.
+class DecodeLinear(torch.nn.Module):
+    """A Linear layer with bf16 weights for prompts and 4-bit or int8 weights for decode steps.
+
+    A decode step (one token, or the few a prompt-lookup draft checks at once) reads every
+    weight for very little arithmetic, so it is bound by memory: 4-bit weights read an eighth
+    of the fp32 bytes. When the weights already lie on a 4-bit grid (every layer of the
+    bundled Q4_1 GGUF does), the 4-bit copy is exact up to bf16 scales, and decoding follows
+    the fp32 model token for token; other weights get per-channel int8.
 
     Inputs and outputs stay fp32: only the matmul runs in bf16, so attention and the KV
     cache keep fp32 (in bf16, attention over a 1,000-token cache cost 14 ms more per token
     than in fp32 and ate the whole decode gain)."""
 
-    def __init__(self, linear: torch.nn.Linear):
+    def __init__(self, linear: torch.nn.Linear, prompts: bool = True, lossy4: bool = False):
         super().__init__()
         weight = linear.weight.detach().float()
-        scales = weight.abs().amax(dim=1).clamp(min=1e-8) / 127
-        int8 = torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8)
-        self.register_buffer("int8_weight", int8.contiguous(), persistent=False)
-        self.register_buffer("scales", scales.to(torch.bfloat16), persistent=False)
-        self.register_buffer("bf16_weight", weight.to(torch.bfloat16), persistent=False)
         self.bias = linear.bias
+        self.bf16_weight = weight.to(torch.bfloat16) if prompts else None
+        self.int4 = _int4_pack(weight, lossy4)
+        self.int8 = None if self.int4 else _int8_pack(weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-        if flat.shape[0] == 1:  # a decode step: memory-bound, read the int8 weights
-            y = torch._weight_int8pack_mm(flat, self.int8_weight, self.scales)
+        if flat.shape[0] > DECODE_ROWS and self.bf16_weight is not None:
+            y = flat @ self.bf16_weight.t()  # a prompt: many rows share each weight read
+        elif self.int4:
+            y = torch._weight_int4pack_mm_for_cpu(flat, self.int4[0], GROUP, self.int4[1])
         else:
-            y = flat @ self.bf16_weight.t()
+            y = torch._weight_int8pack_mm(flat, *self.int8)
         y = y.to(x.dtype).reshape(*x.shape[:-1], -1)
         return y if self.bias is None else y + self.bias
 
 
+def _int8_pack(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-output-channel int8 weights and bf16 scales."""
+    scales = weight.abs().amax(dim=1).clamp(min=1e-8) / 127
+    int8 = torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8)
+    return int8.contiguous(), scales.to(torch.bfloat16)
+
+
+def _int4_pack(weight: torch.Tensor, lossy: bool = False):
+    """Packed 4-bit weights and bf16 (scale, zero) pairs per group of GROUP inputs, with
+    w = min + scale * q, q in 0..15 (the Q4_1 layout). Without `lossy`, only when every group
+    already holds such a grid (a 4-bit GGUF's weights, dequantized), so nothing is lost
+    beyond bf16 scales; otherwise None."""
+    rows, cols = weight.shape
+    if cols % GROUP or not hasattr(torch, "_weight_int4pack_mm_for_cpu"):
+        return None
+    groups = weight.view(rows, cols // GROUP, GROUP)
+    low, high = groups.amin(-1), groups.amax(-1)
+    scale = (high - low) / 15
+    q = torch.round((groups - low[..., None]) / scale.clamp(min=1e-30)[..., None]).clamp(0, 15)
+    error = (q * scale[..., None] + low[..., None] - groups).abs()
+    if not lossy and not bool((error <= 1e-3 * scale[..., None]).all()):
+        return None
+    packed = torch._convert_weight_to_int4pack_for_cpu(q.view(rows, cols).to(torch.int32), 1)
+    # The kernel computes (q - 8) * scale + zero, with scales and zeros as (groups, rows, 2).
+    scales = torch.stack([scale, low + 8 * scale], dim=-1).transpose(0, 1).contiguous()
+    return packed, scales.to(torch.bfloat16)
+
+
 class RescoredHead(torch.nn.Module):
-    """The LM head: int8 logits pick the CANDIDATES best tokens, exact fp32 logits rank them.
+    """The LM head: 4-bit logits pick the CANDIDATES best tokens, exact fp32 logits rank them.
 
     Rounding the head's input to bf16 (or its weights to int8) alone changed first tokens
     ("What is the capital of France?" answered "L'Étoile…" instead of "The capital of France
     is Paris."), while an fp32 head cost ~7 ms a token. Scoring only the candidates in fp32
-    keeps greedy answers those of fp32 (the best token is always among the 64) at the int8
-    price; tokens outside the candidates get -inf, which sampling never misses in practice.
+    keeps greedy answers those of fp32 (the best token is always among the 64) at the price
+    of reading 4-bit weights; tokens outside the candidates get -inf, which sampling never
+    misses in practice. Generation asks the head for a few positions at most (the prompt's
+    last one, a draft's), so it keeps no bf16 copy.
     """
 
     def __init__(self, head: torch.nn.Linear, candidates: int = CANDIDATES):
         super().__init__()
-        self.approx = Int8DecodeLinear(head)
+        self.approx = DecodeLinear(head, prompts=False, lossy4=True)
         self.weight = head.weight  # fp32, tied to the input embeddings
         self.candidates = min(candidates, head.out_features)
 
@@ -96,10 +137,10 @@ class RescoredHead(torch.nn.Module):
         return torch.full_like(approx, float("-inf")).scatter_(-1, top, exact)
 
 
-def int8_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of `model` with Int8DecodeLinear layers and a RescoredHead."""
+def fast_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` with DecodeLinear layers and a RescoredHead."""
     # The copy shares every tensor of `model` (nothing here writes to them); only the new
-    # int8/bf16 weights take memory. A plain deepcopy held a second fp32 model at start-up.
+    # 4-bit/int8/bf16 weights take memory. A plain deepcopy held a second fp32 model.
     shared = {id(t): t for t in [*model.parameters(), *model.buffers()]}
     fast = copy.deepcopy(model, memo=shared)
     head = fast.get_output_embeddings()
@@ -108,5 +149,5 @@ def int8_copy(model: torch.nn.Module) -> torch.nn.Module:
             if child is head:
                 setattr(module, name, RescoredHead(child))
             elif isinstance(child, torch.nn.Linear):
-                setattr(module, name, Int8DecodeLinear(child))
+                setattr(module, name, DecodeLinear(child))
     return fast.eval()
