@@ -187,6 +187,13 @@ def test_eval_retrieval_scores_a_beir_folder(tmp_path):
     assert not (tmp_path / "s" / "chroma").exists()
     missing = run_webapp("eval-retrieval", str(tmp_path), "--json", storage=tmp_path / "s")
     assert missing.returncode == 2 and "Not a BEIR folder" in missing.stderr
+    # Another split's judgements (BEIR sets ship train/dev/test): here q4, judged wrongly.
+    (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq4\td1\t1\n")
+    dev = run_webapp("eval-retrieval", str(folder), "--split", "dev", "--json", storage=tmp_path)
+    assert dev.returncode == 0, dev.stderr
+    assert json.loads(dev.stdout)["queries"] == 1
+    absent = run_webapp("eval-retrieval", str(folder), "--split", "train", storage=tmp_path)
+    assert absent.returncode == 2 and "qrels/train.tsv" in absent.stderr
 
 
 XQUAD = SHARED_DATA / "xquad_en" / "xquad.en.json"

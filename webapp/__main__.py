@@ -9,7 +9,8 @@
     webapp train --from-docs --name NAME
     webapp train --reader --name NAME     a reader adapter for your documents (use it with RAG)
     webapp eval --data FILE [--configs base,rag,adapter:NAME,adapter:NAME+rag] [--split S] [--json]
-    webapp eval-retrieval DIR|SQUAD.json [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N] [--json]
+    webapp eval-retrieval DIR|SQUAD.json [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N]
+                       [--split test] [--json]
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
     webapp qa build --out FILE [--per-doc N] [--test-share X]
     webapp bench [--quick] [--json] [--reader] [--load] [--retrieval] [--answers [--limit N]]
@@ -129,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode", default="hybrid", help="dense, bm25, hybrid, or all (one index, each mode)"
     )
     evr.add_argument("--limit", type=int, help="only the first N judged queries")
+    evr.add_argument(
+        "--split", default="test", help="a BEIR folder's judgements to use: qrels/SPLIT.tsv"
+    )
     evr.add_argument("--json", action="store_true")
 
     evals = sub.add_parser("evals", help="saved evaluation runs")
@@ -523,7 +527,13 @@ def cmd_eval_retrieval(services, args) -> int:
 
     modes = list(retrieval.MODES) if args.mode == "all" else [args.mode]
     results = retrieval.evaluate_modes(
-        services, args.dir, top_k=args.top_k, modes=modes, limit=args.limit, progress=progress
+        services,
+        args.dir,
+        top_k=args.top_k,
+        modes=modes,
+        limit=args.limit,
+        progress=progress,
+        split=args.split,
     )
     if args.json:  # one object for one mode, a list for --mode all
         print(json.dumps(results if args.mode == "all" else results[0]))

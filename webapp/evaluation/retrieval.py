@@ -30,6 +30,8 @@ def load_beir(folder: Path, split: str = "test"):
         "qrels": folder / "qrels" / f"{split}.tsv",
     }
     missing = [str(p.relative_to(folder)) for p in paths.values() if not p.is_file()]
+    if missing == [f"qrels/{split}.tsv"]:
+        raise DatasetError(f"This BEIR folder has no '{split}' judgements (qrels/{split}.tsv).")
     if missing:
         raise DatasetError(f"Not a BEIR folder: missing {', '.join(missing)}.")
     corpus = {}
@@ -69,10 +71,12 @@ def load_squad(path: Path):
     return corpus, queries, qrels
 
 
-def load_dataset(path: Path):
-    """A BEIR folder, or a SQuAD-format .json file."""
+def load_dataset(path: Path, split: str = "test"):
+    """A BEIR folder (its qrels/SPLIT.tsv judgements), or a SQuAD-format .json file."""
     path = Path(path)
-    return load_squad(path) if path.is_file() and path.suffix == ".json" else load_beir(path)
+    if path.is_file() and path.suffix == ".json":
+        return load_squad(path)
+    return load_beir(path, split)
 
 
 def _jsonl(path: Path):
@@ -104,13 +108,14 @@ def evaluate_modes(
     modes: list[str] = ("dense",),
     limit: int | None = None,
     progress: Callable[[float, str], None] | None = None,
+    split: str = "test",
 ) -> list[dict]:
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise InvalidOption(f"Unknown mode '{unknown[0]}'; available: {', '.join(MODES)}, all.")
     if not 1 <= top_k <= 100:
         raise InvalidOption("--top-k must be between 1 and 100.")
-    corpus, queries, qrels = load_dataset(folder)
+    corpus, queries, qrels = load_dataset(folder, split)
     judged = sorted(qrels)[:limit] if limit else sorted(qrels)
     from webapp.config import Settings
     from webapp.services import Services
