@@ -106,7 +106,10 @@ def _int4_pack(weight: torch.Tensor, lossy: bool = False):
     error = (q * scale[..., None] + low[..., None] - groups).abs()
     if not lossy and not bool((error <= 1e-3 * scale[..., None]).all()):
         return None
-    packed = torch._convert_weight_to_int4pack_for_cpu(q.view(rows, cols).to(torch.int32), 1)
+    try:
+        packed = torch._convert_weight_to_int4pack_for_cpu(q.view(rows, cols).to(torch.int32), 1)
+    except RuntimeError:  # a shape this torch build's kernel does not take: int8 instead
+        return None
     # The kernel computes (q - 8) * scale + zero, with scales and zeros as (groups, rows, 2).
     scales = torch.stack([scale, low + 8 * scale], dim=-1).transpose(0, 1).contiguous()
     return packed, scales.to(torch.bfloat16)
