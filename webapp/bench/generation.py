@@ -59,10 +59,10 @@ class _MinLength:
         self.config.min_new_tokens = self.old
 
 
-def _ours_seconds(generator, messages, new_tokens: int) -> float:
+def _ours_seconds(generator, messages, new_tokens: int, drafts: bool = True) -> float:
     from webapp.models.generator import GenerationOptions
 
-    options = GenerationOptions(max_new_tokens=new_tokens, temperature=0.0)
+    options = GenerationOptions(max_new_tokens=new_tokens, temperature=0.0, drafts=drafts)
     start = time.perf_counter()
     with _MinLength(generator.fast_model or generator.model, new_tokens):
         for _ in generator.stream(messages, options):
@@ -145,9 +145,12 @@ def figures(services, quick: bool) -> list[Figure]:
         runs["plain1"].append(_plain_seconds(model, tokenizer, messages, 1))
         runs["oursN"].append(_ours_seconds(generator, messages, decode_tokens))
         runs["plainN"].append(_plain_seconds(model, tokenizer, messages, decode_tokens))
-        with _undrafted(generator):
-            runs["undraftedN"].append(_ours_seconds(generator, messages, decode_tokens))
+        runs["undraftedN"].append(_ours_seconds(generator, messages, decode_tokens, False))
     t = {k: common.median(v) for k, v in runs.items()}
+
+    def decode_rate(many: str, one: str) -> float:  # (N-1)/(T_N - T_1): prefill not counted
+        return round((decode_tokens - 1) / max(t[many] - t[one], 1e-6), 1)
+
     figures = [
         Figure(
             "prefill_tokens_per_s",
@@ -160,8 +163,8 @@ def figures(services, quick: bool) -> list[Figure]:
         Figure(
             "decode_tokens_per_s",
             "tokens/s",
-            round((decode_tokens - 1) / max(t["oursN"] - t["ours1"], 1e-6), 1),
-            round((decode_tokens - 1) / max(t["plainN"] - t["plain1"], 1e-6), 1),
+            decode_rate("oursN", "ours1"),
+            decode_rate("plainN", "plain1"),
             f"{decode_tokens} new tokens greedy after the {prompt}-token prompt, "
             f"(N-1)/(T_N - T_1), prompt-lookup drafts of {generator.draft_tokens} tokens; "
             f"median of {repeats}",
@@ -169,26 +172,13 @@ def figures(services, quick: bool) -> list[Figure]:
         Figure(
             "decode_tokens_per_s_undrafted",
             "tokens/s",
-            round((decode_tokens - 1) / max(t["undraftedN"] - t["ours1"], 1e-6), 1),
-            round((decode_tokens - 1) / max(t["plainN"] - t["plain1"], 1e-6), 1),
+            decode_rate("undraftedN", "ours1"),
+            decode_rate("plainN", "plain1"),
             "the same without prompt-lookup drafts (WEBAPP_DRAFT_TOKENS=0)",
         ),
     ]
     figures += _answers(services, model, tokenizer, quick)
     return figures
-
-
-class _undrafted:
-    """Prompt-lookup drafting off on a generator while active."""
-
-    def __init__(self, generator):
-        self.generator = generator
-
-    def __enter__(self):
-        self.old, self.generator.draft_tokens = self.generator.draft_tokens, 0
-
-    def __exit__(self, *exc):
-        self.generator.draft_tokens = self.old
 
 
 def _answers(services, model, tokenizer, quick: bool) -> list[Figure]:

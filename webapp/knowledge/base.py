@@ -295,16 +295,8 @@ class KnowledgeBase:
     @reachable
     def chunks(self, owner: str, doc_id: str) -> list[Chunk]:
         self.get_document(owner, doc_id)
-        got = self.collection(owner).get(
-            where={"file_id": doc_id}, include=["documents", "metadatas"]
-        )
-        out = []
-        for text, meta in zip(got["documents"], got["metadatas"], strict=True):
-            start, end = _offsets(meta)
-            out.append(
-                Chunk(meta["chunk_index"], text, meta.get("page"), meta.get("section"), start, end)
-            )
-        return sorted(out, key=lambda c: c.index)
+        found = self._chunk_rows(owner, self.collection(owner), {"file_id": doc_id})
+        return sorted(found, key=lambda c: c.index)
 
     @reachable
     def neighbours(self, owner: str, wanted: dict[str, set[int]]) -> list[Chunk]:

@@ -36,6 +36,7 @@ from transformers import (
 class GenerationOptions:
     max_new_tokens: int = 256
     temperature: float = 0.0
+    drafts: bool = True  # prompt-lookup drafts where the generator has them on (benchmarks: off)
 
 
 class AdapterRef(Protocol):
@@ -231,7 +232,7 @@ class Generator(TokenBudget):
             kwargs.update(do_sample=True, temperature=options.temperature, top_p=0.95)
         else:
             kwargs.update(do_sample=False)
-        if self.draft_tokens and model not in self._prompt_models.values():
+        if options.drafts and self.draft_tokens and model not in self._prompt_models.values():
             # Prompt-lookup decoding (transformers' assisted generation, drafts from n-grams
             # already in the prompt or the answer): answers quote their sources, so the next
             # few tokens are often found there, and checking them takes one step that costs
