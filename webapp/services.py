@@ -6,6 +6,7 @@ tests receive a Services object; nothing else constructs models or stores.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 
@@ -75,15 +76,18 @@ class Services:
         def build():
             if self.settings.llm_base_url:
                 return self._remote_generator()
+            from webapp.models import compute
             from webapp.models.generator import Generator
             from webapp.models.quantize import fast_cpu
 
-            return Generator.load(
-                self.base_model_path(),
-                self.settings.device,
-                name=self.settings.llm_model,
-                fast=fast_cpu(self.settings.fast_cpu, self.settings.device),
-                draft_tokens=self.settings.draft_tokens,
+            return compute.run(  # converting the bundled GGUF too (first run)
+                lambda: Generator.load(
+                    self.base_model_path(),
+                    self.settings.device,
+                    name=self.settings.llm_model,
+                    fast=fast_cpu(self.settings.fast_cpu, self.settings.device),
+                    draft_tokens=self.settings.draft_tokens,
+                )
             )
 
         return self._once("_generator", build)
@@ -223,11 +227,11 @@ class Services:
             return self._models_from.reranker
 
         def build():
-            from llama_index.core.postprocessor import SentenceTransformerRerank
-
+            from webapp.models import compute
             from webapp.retrieval.hybrid import RERANK_CANDIDATES
 
-            return SentenceTransformerRerank(
+            return compute.run(
+                compute_thread_reranker(),
                 model=self.settings.reranker,
                 top_n=RERANK_CANDIDATES,
                 device=self.settings.device,
@@ -424,6 +428,20 @@ class Services:
         if check is None:
             return {"ok": True, "detail": "local model"}
         return check()
+
+
+@functools.cache
+def compute_thread_reranker():
+    """LlamaIndex's SentenceTransformerRerank, scoring on the compute thread."""
+    from llama_index.core.postprocessor import SentenceTransformerRerank
+
+    from webapp.models import compute
+
+    class ComputeThreadRerank(SentenceTransformerRerank):
+        def _postprocess_nodes(self, *args, **kwargs):
+            return compute.run(super()._postprocess_nodes, *args, **kwargs)
+
+    return ComputeThreadRerank
 
 
 def chroma_headers(settings: Settings) -> dict[str, str]:

@@ -156,12 +156,14 @@ _BASELINE_EMBEDDERS: dict[str, object] = {}
 
 def baseline_embedder(services):
     """The LlamaIndex starter's embedder: HuggingFaceEmbedding with its defaults (batch 10,
-    normalized), on the same model files as ours; loaded once per process."""
+    normalized), on the same model files as ours; loaded once per process. It computes on
+    the compute thread, as ours does: a script's main thread, the only one with an OpenMP
+    pool (see webapp.models.compute)."""
     path = embedder_path(services)
     if path not in _BASELINE_EMBEDDERS:
-        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+        from webapp.models.embedder import huggingface_embedding
 
-        _BASELINE_EMBEDDERS[path] = HuggingFaceEmbedding(model_name=path)
+        _BASELINE_EMBEDDERS[path] = huggingface_embedding(model_name=path)
     return _BASELINE_EMBEDDERS[path]
 
 

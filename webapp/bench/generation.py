@@ -71,6 +71,14 @@ def _ours_seconds(generator, messages, new_tokens: int, drafts: bool = True) -> 
 
 
 def _plain_seconds(model, tokenizer, messages, new_tokens: int) -> float:
+    """Plain `generate`, on the compute thread, the only one with an OpenMP pool, as a
+    script's main thread would be (webapp.models.compute)."""
+    from webapp.models import compute
+
+    return compute.run(_plain_generate, model, tokenizer, messages, new_tokens)
+
+
+def _plain_generate(model, tokenizer, messages, new_tokens: int) -> float:
     start = time.perf_counter()
     inputs = tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
@@ -91,9 +99,11 @@ def _plain_model(services):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from webapp.models import compute
+
     path = services.base_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    model = compute.run(AutoModelForCausalLM.from_pretrained, path, dtype=torch.float32).eval()
     return model, tokenizer
 
 

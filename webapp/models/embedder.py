@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+
+from webapp.models import compute
 
 
 def load_embedder(path: str, device: str = "cpu", bf16: bool = False):
     """bf16 (on CPUs with native bf16): 2.6x the chunks/s of fp32 on 2 cores, embeddings
     within cosine 0.996 of fp32 on SciFact abstracts (see the README's benchmarks)."""
     import torch
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     options = {"model_kwargs": {"dtype": torch.bfloat16}} if bf16 else {}
-    return HuggingFaceEmbedding(model_name=path, device=device, embed_batch_size=32, **options)
+    return huggingface_embedding(model_name=path, device=device, embed_batch_size=32, **options)
+
+
+def huggingface_embedding(**kwargs):
+    """LlamaIndex's HuggingFaceEmbedding(**kwargs), loaded and computing on the compute
+    thread (webapp.models.compute)."""
+    return compute.run(_embedding_class(), **kwargs)
+
+
+@functools.cache
+def _embedding_class():
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    class ComputeThreadEmbedding(HuggingFaceEmbedding):
+        """HuggingFaceEmbedding computing on the compute thread (webapp.models.compute):
+        every query, text and batch goes through `_embed`."""
+
+        def _embed(self, *args, **kwargs):
+            return compute.run(super()._embed, *args, **kwargs)
+
+    return ComputeThreadEmbedding
 
 
 def token_counter(embedder) -> Callable[[str], list[int]]:

@@ -3,9 +3,9 @@
 Streaming is the primitive (`stream`); `complete` is built on it. A stop event lets the UI's
 Stop button, or a client that went away, end generation between two tokens.
 
-Speed: on a CPU with native bf16 the base model answers from a bf16/int8 copy
-(webapp.models.quantize), about 2x faster; adapters run on the fp32 model their layers were
-trained against.
+Speed: on a CPU with native bf16 the base model answers from a bf16/4-bit copy
+(webapp.models.quantize); adapters run on the fp32 model their layers were trained against.
+Generation runs on the compute thread (webapp.models.compute), never on the request's.
 
 Adapters: the base model stays loaded; LoRA adapters are added to one PEFT model (multi-adapter
 loading) and prompt/prefix adapters wrap the same base. Which adapter is active is model
@@ -31,6 +31,8 @@ from transformers import (
     TextIteratorStreamer,
 )
 
+from webapp.models import compute
+
 
 @dataclass(frozen=True)
 class GenerationOptions:
@@ -55,17 +57,12 @@ class _StopOnEvent(StoppingCriteria):
         return self.event.is_set()
 
 
-class _OneThreadDecoding(StoppingCriteria):
-    """Called once a token is chosen: from then on, this thread computes on one core.
-
-    Generation runs on a worker thread, and there torch's OpenMP pool pays a wake-up on
-    every small op of a one-token decode step: on 2 cores, one thread decoded 47 tokens/s
-    against 36 for two (the prompt's forward pass, one large matmul per layer, keeps both).
-    The thread's setting is restored when generation ends (see Generator._run)."""
+class _ServePending(StoppingCriteria):
+    """Called once per decode step on the compute thread: runs the model work queued
+    meanwhile (another user's question to embed), so it waits one step, not a whole answer."""
 
     def __call__(self, input_ids, scores, **kwargs) -> bool:
-        if torch.get_num_threads() != 1:
-            torch.set_num_threads(1)
+        compute.serve_pending()
         return False
 
 
@@ -111,26 +108,28 @@ class Generator(TokenBudget):
 
     def load_adapter(self, adapter: AdapterRef) -> str:
         """Load an adapter once (a few hundred ms); later switches cost nothing."""
-        from peft import PeftModel
-
         name = self._internal_name(adapter)
         with self._load_lock:
-            if name in self._methods:
-                return name
-            if adapter.method == "lora":
-                if self._lora is None:
-                    self._lora = PeftModel.from_pretrained(
-                        self.model, str(adapter.path), adapter_name=name
-                    )
-                else:
-                    self._lora.load_adapter(str(adapter.path), adapter_name=name)
-                self._lora.eval()
-            else:
-                self._prompt_models[name] = PeftModel.from_pretrained(
-                    self.model, str(adapter.path), adapter_name=name
-                ).eval()
-            self._methods[name] = adapter.method
+            if name not in self._methods:
+                compute.run(self._load_adapter, name, adapter)
             return name
+
+    def _load_adapter(self, name: str, adapter: AdapterRef) -> None:
+        from peft import PeftModel
+
+        if adapter.method == "lora":
+            if self._lora is None:
+                self._lora = PeftModel.from_pretrained(
+                    self.model, str(adapter.path), adapter_name=name
+                )
+            else:
+                self._lora.load_adapter(str(adapter.path), adapter_name=name)
+            self._lora.eval()
+        else:
+            self._prompt_models[name] = PeftModel.from_pretrained(
+                self.model, str(adapter.path), adapter_name=name
+            ).eval()
+        self._methods[name] = adapter.method
 
     def unload_adapter(self, adapter: AdapterRef) -> None:
         """Free a loaded adapter (after it was deleted); a no-op when it was never loaded."""
@@ -225,7 +224,7 @@ class Generator(TokenBudget):
             **inputs,
             streamer=streamer,
             max_new_tokens=options.max_new_tokens,
-            stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop), _OneThreadDecoding()]),
+            stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop), _ServePending()]),
             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         )
         if options.temperature > 0:
@@ -243,29 +242,27 @@ class Generator(TokenBudget):
             # decoding: PEFT adds their virtual tokens inside its own generate.
             kwargs["prompt_lookup_num_tokens"] = self.draft_tokens
         errors: list[BaseException] = []
-        worker = threading.Thread(target=self._run, args=(model, kwargs, errors), daemon=True)
-        worker.start()
+        if compute.on_compute_thread():  # the streamer would wait for work queued behind it
+            raise RuntimeError("Generator.stream cannot be consumed on the compute thread")
+        done = compute.submit(self._run, model, kwargs, errors)
         try:
             for piece in streamer:
                 if piece:
                     yield piece
         finally:
             stop.set()  # the consumer stopped early (Stop button, closed tab): end generation
-            worker.join()
+            done.result()
         if errors:
             raise errors[0]
 
     @staticmethod
     def _run(model, kwargs: dict, errors: list[BaseException]) -> None:
-        threads = torch.get_num_threads()
         try:
             with torch.inference_mode():
                 model.generate(**kwargs)
         except BaseException as exc:  # surfaced in the consuming thread
             errors.append(exc)
             kwargs["streamer"].end()
-        finally:
-            torch.set_num_threads(threads)
 
     def complete(
         self,
@@ -275,9 +272,13 @@ class Generator(TokenBudget):
     ) -> str:
         return "".join(self.stream(messages, options, adapter=adapter)).strip()
 
-    @torch.inference_mode()
     def logits(self, text: str, adapter: AdapterRef | None = None) -> torch.Tensor:
         """Next-token logits over `text` (used to check adapters against the base)."""
         ids = self.tokenizer(text, return_tensors="pt").to(self.model.device)
         with self._lock, self._model_for(adapter, fast=False) as model:
-            return model(**ids).logits
+            return compute.run(_logits, model, ids)
+
+
+def _logits(model, ids) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(**ids).logits
