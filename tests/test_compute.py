@@ -41,9 +41,7 @@ def test_a_question_is_embedded_while_another_answer_streams(shared_services):
     streaming.start()
     assert first_piece.wait(120)
     encoder = embedder._model[0]  # the transformer module of the sentence-transformers model
-    hook = encoder.register_forward_hook(
-        lambda *_: ran_on.append(threading.current_thread().name)
-    )
+    hook = encoder.register_forward_hook(lambda *_: ran_on.append(threading.current_thread().name))
     try:
         vector = embedder.get_query_embedding("Who keeps the lighthouse?")
     finally:

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(256, ge=1, description="Default answer length limit.")
     temperature: float = Field(0.0, ge=0, le=2, description="Default sampling temperature.")
     draft_tokens: int = Field(
-        2,
+        3,
         ge=0,
         le=10,
         description="Prompt-lookup decoding for the local model: after each token, up to this "

@@ -237,7 +237,7 @@ class Generator(TokenBudget):
             # few tokens are often found there, and checking them takes one step that costs
             # little more than one token's (a decode step reads every weight, whether for 1
             # token or 3). The model checks each draft, so the answer is its own; only a
-            # near-tie may fall the other way, as between batch sizes. 2 drafted tokens
+            # near-tie may fall the other way, as between batch sizes. 3 drafted tokens
             # measured best on real answers (README). Prompt/prefix adapters keep plain
             # decoding: PEFT adds their virtual tokens inside its own generate.
             kwargs["prompt_lookup_num_tokens"] = self.draft_tokens
