@@ -182,8 +182,9 @@ class Generator(TokenBudget):
             # Not a daemon: a process that ends while the copy is being built (a CLI command
             # that fails fast) waits the second it takes; killed mid-build at interpreter exit,
             # torch aborted the process ("terminate called without an active exception").
+            # Said explicitly: a thread started on the compute thread (a daemon) would be one.
             threading.Thread(
-                target=generator._build_fast, args=(fast_copy,), name="fast-copy"
+                target=generator._build_fast, args=(fast_copy,), name="fast-copy", daemon=False
             ).start()
         return generator
 
