@@ -6,7 +6,6 @@ tests receive a Services object; nothing else constructs models or stores.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 
@@ -227,11 +226,13 @@ class Services:
             return self._models_from.reranker
 
         def build():
+            from llama_index.core.postprocessor import SentenceTransformerRerank
+
             from webapp.models import compute
             from webapp.retrieval.hybrid import RERANK_CANDIDATES
 
-            return compute.run(
-                compute_thread_reranker(),
+            return compute.run(  # scoring on the compute thread too
+                compute.computing(SentenceTransformerRerank, "_postprocess_nodes"),
                 model=self.settings.reranker,
                 top_n=RERANK_CANDIDATES,
                 device=self.settings.device,
@@ -428,20 +429,6 @@ class Services:
         if check is None:
             return {"ok": True, "detail": "local model"}
         return check()
-
-
-@functools.cache
-def compute_thread_reranker():
-    """LlamaIndex's SentenceTransformerRerank, scoring on the compute thread."""
-    from llama_index.core.postprocessor import SentenceTransformerRerank
-
-    from webapp.models import compute
-
-    class ComputeThreadRerank(SentenceTransformerRerank):
-        def _postprocess_nodes(self, *args, **kwargs):
-            return compute.run(super()._postprocess_nodes, *args, **kwargs)
-
-    return ComputeThreadRerank
 
 
 def chroma_headers(settings: Settings) -> dict[str, str]:

@@ -58,6 +58,14 @@ def machine() -> str:
 
 
 def lora_training(services, quick: bool) -> Figure:
+    """On the compute thread: the plain PEFT loop then computes as a script's main thread
+    would, with the only OpenMP pool (webapp.models.compute)."""
+    from webapp.models import compute
+
+    return compute.run(_lora_training, services, quick)
+
+
+def _lora_training(services, quick: bool) -> Figure:
     from webapp.adapters.config import TrainConfig
     from webapp.bench import training
 
@@ -265,7 +273,7 @@ def run(
     for bench in chosen:
         start = time.perf_counter()
         args = (services, quick, limit) if bench is answer_figures else (services, quick)
-        got = _own_thread(COMPUTE_THREAD.get(bench.__name__, _section), bench, *args)
+        got = _own_thread(bench, *args)
         figures += got if isinstance(got, list) else [got]
         print(f"  {bench.__name__}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
     described = machine()
@@ -274,41 +282,13 @@ def run(
     return {"machine": described, "figures": figures}
 
 
-def _section(bench, *args):
-    return bench(*args)
-
-
-def _on_compute_thread(bench, *args):
-    from webapp.models import compute
-
-    return compute.run(bench, *args)
-
-
-# Sections that stream no answer run wholly on the compute thread: their baselines (a plain
-# PEFT loop) then compute as a script's main thread would, with the only OpenMP pool.
-COMPUTE_THREAD = {"lora_training": _on_compute_thread}
-
-
-def _own_thread(run_section, *args):
+def _own_thread(bench, *args):
     """Each section on a thread of its own: an OpenMP pool that the section's own torch work
     starts ends with it instead of slowing every later section (webapp.models.compute)."""
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
-    result: list = []
-
-    def target():
-        try:
-            result.append(("ok", run_section(*args)))
-        except BaseException as exc:
-            result.append(("error", exc))
-
-    thread = threading.Thread(target=target, name="bench-section")
-    thread.start()
-    thread.join()
-    kind, value = result[0]
-    if kind == "error":
-        raise value
-    return value
+    with ThreadPoolExecutor(1, thread_name_prefix="bench-section") as section:
+        return section.submit(bench, *args).result()
 
 
 def _load_average() -> float | None:

@@ -17,6 +17,7 @@ ends when the queue of trainings is empty.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -54,6 +55,17 @@ def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if on_compute_thread():
         return fn(*args, **kwargs)
     return submit(fn, *args, **kwargs).result()
+
+
+@functools.cache
+def computing(cls: type, method: str) -> type:
+    """A subclass of `cls` (a library's model wrapper) whose `method` runs on this thread."""
+
+    def routed(self, *args, **kwargs):
+        return run(getattr(super(subclass, self), method), *args, **kwargs)
+
+    subclass = type(f"ComputeThread{cls.__name__}", (cls,), {method: routed})
+    return subclass
 
 
 def serve_pending() -> None:

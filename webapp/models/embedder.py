@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from webapp.models import compute
@@ -19,22 +18,10 @@ def load_embedder(path: str, device: str = "cpu", bf16: bool = False):
 
 def huggingface_embedding(**kwargs):
     """LlamaIndex's HuggingFaceEmbedding(**kwargs), loaded and computing on the compute
-    thread (webapp.models.compute)."""
-    return compute.run(_embedding_class(), **kwargs)
-
-
-@functools.cache
-def _embedding_class():
+    thread (webapp.models.compute): every query, text and batch goes through `_embed`."""
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    class ComputeThreadEmbedding(HuggingFaceEmbedding):
-        """HuggingFaceEmbedding computing on the compute thread (webapp.models.compute):
-        every query, text and batch goes through `_embed`."""
-
-        def _embed(self, *args, **kwargs):
-            return compute.run(super()._embed, *args, **kwargs)
-
-    return ComputeThreadEmbedding
+    return compute.run(compute.computing(HuggingFaceEmbedding, "_embed"), **kwargs)
 
 
 def token_counter(embedder) -> Callable[[str], list[int]]:
