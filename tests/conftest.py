@@ -82,6 +82,17 @@ def kb(services):
     return services.knowledge
 
 
+@pytest.fixture
+def before(kb, tmp_path):
+    """A document indexed before a hostile upload, and a snapshot of the store."""
+    p = tmp_path / "before.txt"
+    p.write_text("The archive opens at dawn.", encoding="utf-8")
+    [kept] = kb.ingest_files(OWNER, [(p, p.name)])
+    assert kept.status == "indexed"
+    texts = sorted(kb.collection(OWNER).get(include=["documents"])["documents"])
+    return {"result": kept, "chunks": kb.count_chunks(OWNER), "texts": texts}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

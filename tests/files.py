@@ -214,6 +214,70 @@ def write_html_of_empty_tags(path: Path, tags: int) -> Path:
     return path
 
 
+def write_docx_of_many_parts(
+    path: Path, parts: int, part_bytes: int, word: str = "lorem", words: int = 40
+) -> Path:
+    """A Word document with `parts` header parts of about `part_bytes` of XML each. Each part
+    is under the small-part grace of the ratio rule (1 MB), so only the total is large: 400
+    parts of 1 MB is a 1 MB file that unpacks to 400 MB of text (issue 17)."""
+    import zipfile
+
+    paragraph = word_paragraph(" ".join([word] * words)).encode()
+    head = f'<w:hdr xmlns:w="{W_NS}">'.encode()
+    body = head + paragraph * max(1, (part_bytes - len(head) - 8) // len(paragraph)) + b"</w:hdr>"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", content_types())
+        z.writestr("word/document.xml", word_xml(word_paragraph("The main text.")))
+        for i in range(1, parts + 1):
+            z.writestr(f"word/header{i}.xml", body)
+    return path
+
+
+def write_one_line_markdown(path: Path, megabytes: float) -> Path:
+    """One line without spaces: no sentence or word boundary anywhere to cut chunks at."""
+    import hashlib
+
+    block = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(1024))  # 64 KB
+    path.write_text(block * max(1, int(megabytes * 16)), encoding="utf-8")
+    return path
+
+
+def write_pdf_of_many_pages(path: Path, pages: int, word: str = "Hello") -> Path:
+    """A PDF of `pages` pages that all show one word (one shared content stream)."""
+    text = b"BT /F1 12 Tf 72 720 Td (%s) Tj ET" % word.encode()
+    first_page = 5
+    kids = b" ".join(b"%d 0 R" % (first_page + i) for i in range(pages))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+        b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    page = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
+        b"/Resources << /Font << /F1 4 0 R >> >> >>"
+    )
+    return write_raw_pdf(path, objects + [page] * pages)
+
+
+def write_csv_of_rows(path: Path, rows: int) -> Path:
+    """A long honest table: `rows` rows of three short columns."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("id,city,temperature\n")
+        for start in range(0, rows, 100_000):
+            f.write(
+                "".join(f"{i},Oslo,{i % 40}\n" for i in range(start, min(rows, start + 100_000)))
+            )
+    return path
+
+
+def write_nested_html(path: Path, megabytes: float) -> Path:
+    """Elements nested inside each other to a depth of millions, a word at the bottom."""
+    depth = int(megabytes * 2**20) // len("<div></div>")
+    path.write_text("<html><body>" + "<div>" * depth + "deep" + "</div>" * depth, encoding="utf-8")
+    return path
+
+
 def write_pdf_stream_bomb(path: Path, megabytes: int = 300) -> Path:
     """A one-page PDF whose content stream inflates to `megabytes` of text operators."""
     import zlib

@@ -41,16 +41,6 @@ def good_file(tmp_path: Path, name: str = "good.md") -> Path:
     return p
 
 
-@pytest.fixture
-def before(kb, tmp_path):
-    """A document indexed before the hostile upload, and a snapshot of the store."""
-    p = tmp_path / "before.txt"
-    p.write_text("The archive opens at dawn.", encoding="utf-8")
-    [kept] = ingest(kb, p)
-    assert kept.status == "indexed"
-    return {"result": kept, "chunks": kb.count_chunks(OWNER), "texts": sorted(stored_texts(kb))}
-
-
 def assert_refused_and_nothing_lost(kb, tmp_path, before, hostile: Path, message: str):
     good = good_file(tmp_path)
     bad, ok = ingest(kb, hostile, good)

@@ -94,7 +94,7 @@ def test_each_sign_in_mode_has_its_own_owner_names(tmp_path):
         owner_of(stale, settings("hf"))
     with pytest.raises(NotSignedIn):
         owner_of(_request(scope={"session": {}}), settings("hf"))
-    token = Workspaces.new_token()
+    token = Workspaces(tmp_path, 5, lambda owner: None).new_token()
     cookie = _request(headers=[(b"cookie", f"{COOKIE}={token}".encode())])
     owner = owner_of(cookie, settings("anonymous"))
     assert owner.startswith("anon:") and token not in owner
@@ -133,6 +133,45 @@ def test_workspace_cookie_is_kept_and_renewed_on_every_visit(tmp_path):
     assert set(seen._seen) == {a1.text, b.text}
     forged = TestClient(app).get("/", headers={"cookie": f"{COOKIE}=short"})
     assert forged.text not in (a1.text, b.text)  # a too-short value gets a fresh workspace
+
+
+@pytest.mark.parametrize("value", ["B" * 40, "B" * 5000, "A" * 43 + "." + "B" * 22, "x;y"])
+def test_a_workspace_cookie_the_server_did_not_issue_gets_a_new_empty_workspace(tmp_path, value):
+    """Session fixation: a value planted in a victim's browser must never become the
+    workspace the victim then fills, or whoever planted it could read it back."""
+    seen = Workspaces(tmp_path, idle_minutes=5, delete=lambda owner: None)
+
+    def whoami(request):
+        return PlainTextResponse(Workspaces.owner(request.cookies[COOKIE]))
+
+    app = Starlette(
+        routes=[Route("/", whoami)],
+        middleware=[Middleware(WorkspaceCookie, workspaces=seen, max_age_s=300)],
+    )
+    forged = {"cookie": f"theme=dark; {COOKIE}={value}"}
+    victim, attacker = TestClient(app), TestClient(app)
+    first = victim.get("/", headers=forged)
+    issued = first.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    assert issued != value and seen.issued(issued)
+    assert first.text != Workspaces.owner(value)  # the planted value never is a workspace
+    assert Workspaces.owner(value) not in seen._seen
+    assert attacker.get("/", headers=forged).text not in (first.text, Workspaces.owner(value))
+    # The victim's browser keeps the issued one from then on, and keeps its workspace.
+    again = victim.get("/", headers={"cookie": f"{COOKIE}={issued}"})
+    assert again.text == first.text
+    # Another server (another key) did not issue it: here it is a stranger's value too.
+    other = Workspaces(tmp_path / "other", idle_minutes=5, delete=lambda owner: None)
+    assert not other.issued(issued)
+
+
+def test_the_workspace_signing_key_outlives_a_restart_and_can_be_set(tmp_path):
+    token = Workspaces(tmp_path, 5, lambda owner: None).new_token()
+    assert Workspaces(tmp_path, 5, lambda owner: None).issued(token)  # same storage folder
+    key = tmp_path / ".workspace_secret"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    shared = Workspaces(tmp_path / "a", 5, lambda o: None, secret_key="k" * 40).new_token()
+    assert Workspaces(tmp_path / "b", 5, lambda o: None, secret_key="k" * 40).issued(shared)
+    assert not Workspaces(tmp_path, 5, lambda owner: None).issued(shared)
 
 
 def test_idle_workspaces_are_deleted_with_all_their_data(make_services, tmp_path):

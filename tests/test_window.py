@@ -176,14 +176,14 @@ def test_window_zero_keeps_the_chunk_alone(kb):
     hits = found(kb, "Where does the ZB4420 sign hang?", top_k=2)
     assert kb.chat(0).widen("alice", hits) is hits
     assert all(h.spans is None and words(h.text) == 40 for h in hits)
-    data = Answer("q", sources=hits).as_dict()["sources"][0]
+    data = Answer("q", sources=hits, done=True).as_dict()["sources"][0]
     assert data["text"] == hits[0].text and data["matched_spans"] == [[0, len(hits[0].text)]]
 
 
 def test_the_api_gives_why_each_source_was_picked_and_its_matched_span(kb):
     [hit] = found(kb, "Where is the QX7731 marker?")
     [wide] = kb.chat(120).widen("alice", [hit])
-    data = Answer("q", sources=[wide]).as_dict()["sources"][0]
+    data = Answer("q", sources=[wide], done=True).as_dict()["sources"][0]
     r = hit.retrieval
     assert data == {
         "file": "doc.txt",

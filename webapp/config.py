@@ -161,7 +161,24 @@ class Settings(BaseSettings):
     anonymous_idle_minutes: float = Field(
         60.0, gt=0, description="Anonymous mode: a workspace idle this long is deleted."
     )
+    secret_key: str = Field(
+        "",
+        description="Anonymous mode: the key that signs workspace cookies (set the same one on "
+        "every replica); empty = a random key kept in STORAGE_DIR/.workspace_secret.",
+    )
     max_documents: int = Field(500, ge=1, description="Documents each user may keep.")
+    max_text_mb: float = Field(
+        20.0,
+        gt=0,
+        description="Most text one uploaded file may hold, in MB of characters (about 10,000 "
+        "pages); the reader stops a file as soon as it passes this.",
+    )
+    max_file_chunks: int = Field(
+        25_000, ge=1, description="Most chunks one uploaded file may be split into."
+    )
+    max_chunks: int = Field(
+        100_000, ge=1, description="Chunks each user's documents may have together."
+    )
     max_total_mb: float = Field(500.0, gt=0, description="Total size of each user's documents.")
     queue_max: int = Field(
         64,

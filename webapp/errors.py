@@ -30,6 +30,10 @@ class CorruptFile(IngestError):
     pass
 
 
+class TooMuchText(IngestError):
+    """A file holds more text, or splits into more chunks, than one upload may."""
+
+
 class EncryptedFile(IngestError):
     pass
 

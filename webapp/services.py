@@ -350,7 +350,10 @@ class Services:
         return self._once(
             "_workspaces",
             lambda: Workspaces(
-                self.settings.storage_dir, self.settings.anonymous_idle_minutes, self.delete_owner
+                self.settings.storage_dir,
+                self.settings.anonymous_idle_minutes,
+                self.delete_owner,
+                self.settings.secret_key,
             ),
         )
 

@@ -150,24 +150,59 @@ class UsersFile:
         return verify_password(password, stored)
 
 
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}")  # 32 random bytes . 16 of MAC
+SECRET_FILE = ".workspace_secret"
+
+
 class Workspaces:
-    """Anonymous mode: when each workspace was last used; idle ones are deleted with all data.
+    """Anonymous mode: the workspace secrets this server issues, when each workspace was
+    last used; idle ones are deleted with all data.
+
+    A workspace secret is 32 random bytes signed with the server's key (HMAC-SHA256), so
+    only the server can make one: a value a client made up (or one of another server) is
+    never taken as a workspace, which would let whoever planted it in a victim's browser
+    read what the victim uploads later (session fixation). The key is WEBAPP_SECRET_KEY, or
+    a random one kept in STORAGE_DIR/.workspace_secret (readable by its owner only), so
+    secrets outlive a restart.
 
     Last-use times are kept in memory and written to storage/workspaces.json at most every
     30 s, so a restart still expires workspaces of visitors who never come back.
     """
 
-    def __init__(self, storage_dir: Path, idle_minutes: float, delete: Callable[[str], None]):
+    def __init__(
+        self,
+        storage_dir: Path,
+        idle_minutes: float,
+        delete: Callable[[str], None],
+        secret_key: str = "",
+    ):
         self.path = storage_dir / "workspaces.json"
         self.idle_s = idle_minutes * 60
         self.delete = delete
+        self._key = secret_key.encode() if secret_key else _stored_secret(storage_dir)
         self._lock = threading.Lock()
         self._seen = self._read()
         self._saved = 0.0
 
+    def new_token(self) -> str:
+        body = secrets.token_urlsafe(32)
+        return f"{body}.{self._mac(body)}"
+
+    def issued(self, token: str | None) -> bool:
+        """Whether `token` is a workspace secret this server made (format and length are
+        checked before anything else)."""
+        if not token or len(token) != 66 or not TOKEN.fullmatch(token):
+            return False
+        body, mac = token.split(".")
+        return hmac.compare_digest(mac, self._mac(body))
+
+    def _mac(self, body: str) -> str:
+        digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
     @staticmethod
-    def new_token() -> str:
-        return secrets.token_urlsafe(32)
+    def well_formed(token: str | None) -> bool:
+        return bool(token) and len(token) == 66 and TOKEN.fullmatch(token) is not None
 
     @staticmethod
     def owner(token: str) -> str:
@@ -224,3 +259,27 @@ class Workspaces:
         thread = threading.Thread(target=loop, name="workspace-reaper", daemon=True)
         thread.start()
         return thread
+
+
+def _stored_secret(storage_dir: Path) -> bytes:
+    """The signing key kept in the storage folder, made on first use (owner-only file)."""
+    path = storage_dir / SECRET_FILE
+    try:
+        key = path.read_bytes().strip()
+        if len(key) >= 32:
+            return key
+    except OSError:
+        pass
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48).encode()
+    tmp = path.with_name(f"{SECRET_FILE}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    try:
+        os.link(tmp, path)  # first writer wins: two processes starting at once agree
+    except FileExistsError:
+        key = path.read_bytes().strip()
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key

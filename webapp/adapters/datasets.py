@@ -66,10 +66,8 @@ def load_file(path: Path, name: str | None = None) -> TrainingSet:
         text = read_text(path)
     except IngestError as exc:  # binary or undecodable: still a training-data problem
         raise DatasetError(f"The training file is not readable text: {exc}") from exc
-    rows = csv_rows(text) if suffix == ".csv" else jsonl_rows(text)
+    rows = csv_rows(text, MAX_ROWS) if suffix == ".csv" else jsonl_rows(text, MAX_ROWS)
     examples = convert_rows(rows, lambda row: Example(messages=to_messages(row)))
-    if len(examples) > MAX_ROWS:
-        raise DatasetError(f"The set has {len(examples)} rows; the limit is {MAX_ROWS}.")
     if not examples:
         raise DatasetError("The training file has no rows.")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -78,30 +76,42 @@ def load_file(path: Path, name: str | None = None) -> TrainingSet:
 
 def convert_rows(rows: list[tuple[int, object]], convert) -> list:
     """`convert` each (line, row); malformed rows (a string, or a ValueError from `convert`)
-    are reported together with their line numbers."""
-    converted, problems = [], []
+    are reported together with their line numbers (the first few; the rest are counted)."""
+    converted, problems, count = [], [], 0
     for line, row in rows:
-        if isinstance(row, str):
-            problems.append(f"line {line}: {row}")
-            continue
         try:
+            if isinstance(row, str):
+                raise ValueError(row)
             converted.append(convert(row))
         except ValueError as exc:
-            problems.append(f"line {line}: {exc}")
+            count += 1
+            if len(problems) < MAX_REPORTED:
+                problems.append(f"line {line}: {exc}")
     if problems:
-        shown = "; ".join(problems[:MAX_REPORTED])
-        more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
-        raise DatasetError(f"{len(problems)} malformed row(s): {shown}{more}.")
+        more = f" (and {count - MAX_REPORTED} more)" if count > MAX_REPORTED else ""
+        raise DatasetError(f"{count} malformed row(s): {'; '.join(problems)}{more}.")
     return converted
 
 
-def jsonl_rows(text: str):
+def _too_many(max_rows: int) -> DatasetError:
+    return DatasetError(f"The set has more than {max_rows:,} rows; the limit is {max_rows:,}.")
+
+
+def jsonl_rows(text: str, max_rows: int):
+    """(line, row) pairs of a JSONL file or a JSON array; a file of more than `max_rows`
+    rows is refused as soon as it passes them, before they are all held."""
     stripped = text.lstrip()
     if stripped.startswith("["):  # a JSON array of rows is fine too
         try:
             data = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"The JSON is not valid (line {exc.lineno}: {exc.msg}).") from exc
+        except RecursionError as exc:
+            raise DatasetError("The JSON is nested too deeply to be read.") from exc
+        if not isinstance(data, list):
+            raise DatasetError("The JSON is not a list of rows.")
+        if len(data) > max_rows:
+            raise _too_many(max_rows)
         return [
             (i + 1, row if isinstance(row, dict) else "not an object") for i, row in enumerate(data)
         ]
@@ -109,22 +119,34 @@ def jsonl_rows(text: str):
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(rows) == max_rows:
+            raise _too_many(max_rows)
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             rows.append((number, f"not valid JSON ({exc.msg})"))
             continue
+        except RecursionError:
+            rows.append((number, "nested too deeply"))
+            continue
         rows.append((number, row if isinstance(row, dict) else "not a JSON object"))
     return rows
 
 
-def csv_rows(text: str):
+def csv_rows(text: str, max_rows: int):
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise DatasetError("The CSV has no header row.")
-    reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
-    # Line numbers as a spreadsheet shows them: the header is line 1.
-    return [(reader.line_num, {k: v for k, v in row.items() if k}) for row in reader]
+    try:
+        if not reader.fieldnames:
+            raise DatasetError("The CSV has no header row.")
+        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
+        rows = []
+        for row in reader:  # line numbers as a spreadsheet shows them: the header is line 1
+            if len(rows) == max_rows:
+                raise _too_many(max_rows)
+            rows.append((reader.line_num, {k: v for k, v in row.items() if k}))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
+        raise DatasetError(f"The CSV could not be read ({exc}).") from exc
+    return rows
 
 
 def to_messages(row: dict) -> list[dict]:

@@ -19,12 +19,15 @@ from pathlib import Path, PurePosixPath
 from webapp import storage_lock
 from webapp.adapters.config import METADATA, NAME_PATTERN
 from webapp.errors import AdapterError
+from webapp.knowledge.formats import zip_directory
 from webapp.owners import owner_key
 
 log = logging.getLogger(__name__)
 
 ALLOWED_FILES = {"adapter_config.json", "adapter_model.safetensors", METADATA, "README.md"}
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
+MAX_IMPORT_ENTRIES = 16  # three files and their folders, with room to spare
+MAX_METADATA_BYTES = 1024 * 1024
 REQUIRED_METADATA = ("name", "base_model", "method")
 
 
@@ -123,6 +126,8 @@ class AdapterRegistry:
     def import_zip(self, owner: str, zip_path: Path, name: str | None = None) -> AdapterInfo:
         members = self._check_zip(zip_path)
         with zipfile.ZipFile(zip_path) as z:
+            if z.getinfo(members[METADATA]).file_size > MAX_METADATA_BYTES:
+                raise AdapterError("metadata.json is too large for an adapter's metadata.")
             metadata = self._check_metadata(z.read(members[METADATA]))
             name = name or metadata["name"]
             folder = self.folder(owner, name)
@@ -135,7 +140,8 @@ class AdapterRegistry:
             try:
                 for base, member in members.items():
                     if base != METADATA:
-                        (tmp / base).write_bytes(z.read(member))
+                        with z.open(member) as src, (tmp / base).open("wb") as dest:
+                            shutil.copyfileobj(src, dest, 1 << 20)  # never held whole
                 metadata["name"] = name
                 (tmp / METADATA).write_text(json.dumps(metadata, indent=2))
                 self._check_loadable(tmp)
@@ -149,6 +155,14 @@ class AdapterRegistry:
             raise AdapterError("The file is not a zip archive.")
         if zip_path.stat().st_size > MAX_IMPORT_BYTES:
             raise AdapterError(f"The archive is larger than {MAX_IMPORT_BYTES // 2**20} MB.")
+        directory = zip_directory(zip_path)  # before zipfile indexes every entry in memory
+        if directory is None or directory[0] > MAX_IMPORT_ENTRIES:
+            raise AdapterError(
+                "The archive is not an adapter export: it holds more than the three files "
+                "of one (adapter_config.json, adapter_model.safetensors, metadata.json)."
+                if directory
+                else "The archive is damaged: its table of contents is missing."
+            )
         with zipfile.ZipFile(zip_path) as z:
             infos = [i for i in z.infolist() if not i.is_dir()]
             if sum(i.file_size for i in infos) > MAX_IMPORT_BYTES:

@@ -58,16 +58,23 @@ class Answer:
     grounded: bool | None = None  # None: no sources to check against (model alone, not found)
 
     def as_dict(self) -> dict:
+        """The answer for the API and `ask --json`. Until it is done, each source's text is
+        its first PREVIEW_CHARS characters: a stream that repeats every snapshot whole (the
+        REST route; the queue protocol sends only what changed) then costs kilobytes per
+        question, not the sources' text once per token. The last snapshot has it all."""
         return {
             "answer": self.answer,
-            "sources": [source_dict(s) for s in self.sources],
+            "sources": [source_dict(s, None if self.done else PREVIEW_CHARS) for s in self.sources],
             "rag": self.rag,
             "adapter": self.adapter,
             "grounded": self.grounded,
         }
 
 
-def source_dict(source: Source) -> dict:
+PREVIEW_CHARS = 200
+
+
+def source_dict(source: Source, text_chars: int | None = None) -> dict:
     """A source for the API and `ask --json`: where it is from, its text, the numbers the
     UI's "why it was picked" shows (null where a stage did not run or did not find it), and
     where in `text` the matched chunk lies (with small-to-big, `text` holds the text around
@@ -78,7 +85,7 @@ def source_dict(source: Source) -> dict:
         "file": source.file,
         "page": source.page,
         "score": source.score,
-        "text": source.text,
+        "text": source.text if text_chars is None else source.text[:text_chars],
         "dense_score": r.get("dense", source.score if not r else None),
         "dense_rank": r.get("dense_rank"),
         "bm25_score": r.get("keyword") if keyword else None,

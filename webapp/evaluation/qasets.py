@@ -155,7 +155,7 @@ def load_file(path: Path, name: str | None = None) -> QASet:
         text = read_text(path)
     except IngestError as exc:
         raise DatasetError(f"The question file is not readable text: {exc}") from exc
-    rows = csv_rows(text) if suffix == ".csv" else jsonl_rows(text)
+    rows = csv_rows(text, MAX_ITEMS) if suffix == ".csv" else jsonl_rows(text, MAX_ITEMS)
     return from_rows(rows, Path(name).stem)
 
 

@@ -35,8 +35,7 @@ from typing import Any
 import httpx
 from chromadb.errors import AuthorizationError, ChromaAuthError
 from llama_index.core.ingestion import IngestionPipeline
-from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import BaseNode, TransformComponent
+from llama_index.core.schema import BaseNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from webapp import storage_lock
@@ -47,14 +46,17 @@ from webapp.errors import (
     IngestError,
     QuotaExceeded,
     StoreUnavailable,
+    TooMuchText,
 )
 from webapp.knowledge import formats, sandbox
+from webapp.knowledge.chunking import SOURCE_CHARS, BoundedSplitter, ChunkAnnotator, chunk_key
 from webapp.owners import owner_key
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 EMBED_BATCH = 64
+STORE_BATCH = 1024  # chunks embedded and stored together (bounds the vectors held)
 CHUNK_METADATA_KEYS = {"chunk_index", "doc_chunks", "section", "chunk_key"}
 MB = 1024 * 1024
 PENDING, DELETING = "pending", "deleting"  # marker kinds: an upload, a delete under way
@@ -128,31 +130,6 @@ def safe_display_name(name: str) -> str:
     return base
 
 
-def chunk_key(doc_id: str, index: int) -> str:
-    """A chunk's document and place in one metadata value: Chroma finds a list of these
-    through its index in ~2 ms, where the same chunks asked for as file_id and chunk_index
-    took 8 ms per document at 6k chunks (the chunk_index clause matches a row of every
-    document, so it grows with the collection)."""
-    return f"{doc_id}:{index}"
-
-
-class ChunkAnnotator(TransformComponent):
-    """Numbers the chunks of one document and records each chunk's section heading."""
-
-    def __call__(self, nodes: list[BaseNode], **kwargs: Any) -> list[BaseNode]:
-        texts = kwargs.get("source_texts", {})
-        for i, node in enumerate(nodes):
-            node.metadata["chunk_index"] = i
-            node.metadata["doc_chunks"] = len(nodes)
-            node.metadata["chunk_key"] = chunk_key(node.metadata.get("file_id", ""), i)
-            source = texts.get(node.ref_doc_id)
-            if source is not None and node.start_char_idx is not None:
-                section = formats.section_at(source, node.start_char_idx)
-                if section:
-                    node.metadata["section"] = section[:200]
-        return nodes
-
-
 UNREACHABLE = (
     "The document store is not reachable right now, so nothing was changed. Try again in a moment."
 )
@@ -200,7 +177,7 @@ class KnowledgeBase:
         self.uploads_dir = storage_dir / "uploads"
         self.token_counter = token_counter  # the tokens chunk sizes are measured in
         self.chunk_overlap = min(settings.chunk_overlap, settings.chunk_size // 2)
-        self.splitter = SentenceSplitter(
+        self.splitter = BoundedSplitter(
             chunk_size=settings.chunk_size,
             chunk_overlap=self.chunk_overlap,
             tokenizer=token_counter,
@@ -330,6 +307,7 @@ class KnowledgeBase:
             start, end = _offsets(meta)
             index, section = int(meta["chunk_index"]), meta.get("section")
             file_id, part = meta.get("file_id", ""), meta.get("ref_doc_id")
+            text = text[:SOURCE_CHARS]  # (a chunk stored before chunks were bounded)
             out.append(Chunk(index, text, meta.get("page"), section, start, end, file_id, part))
         return out
 
@@ -441,9 +419,13 @@ class KnowledgeBase:
             kind,
             timeout_s=self.settings.parse_timeout_s,
             memory_mb=self.settings.parse_memory_mb,
+            max_chars=int(self.settings.max_text_mb * MB),
         )
+        progress(0.08, "splitting")
         doc_id = uuid.uuid4().hex[:16]
         nodes = self._split(parsed, doc_id, name, digest, size, owner)
+        del parsed  # the text lives on in the chunks
+        self._check_chunks(owner, old, len(nodes))
         stored = self._owner_dir(owner) / f"{doc_id}{Path(name).suffix.lower()}"
         pending = self._marker(owner, doc_id, PENDING)
         record = {"file": name, "started": _now(), "replaces": [d.id for d in old]}
@@ -490,6 +472,23 @@ class KnowledgeBase:
             raise QuotaExceeded(
                 f"This file would take your documents to {shown} MB, over the "
                 f"{limit_mb:g} MB limit. Delete some documents to add it."
+            )
+
+    def _check_chunks(self, owner: str, old: list[DocumentInfo], chunks: int) -> None:
+        """Chunks of one file, and of all the owner's documents (a new version of a file
+        takes the place of the old one)."""
+        most = self.settings.max_file_chunks
+        if chunks > most:
+            raise TooMuchText(
+                f"The file splits into {chunks:,} passages, more than the {most:,} one upload "
+                "may have. Split it into smaller files and upload those."
+            )
+        limit = self.settings.max_chunks
+        total = self.count_chunks(owner) - sum(d.chunks for d in old) + chunks
+        if total > limit:
+            raise QuotaExceeded(
+                f"This file would take your documents to {total:,} passages, over the limit "
+                f"of {limit:,}. Delete some documents to add it."
             )
 
     def _reopen_chroma(self) -> None:
@@ -567,28 +566,36 @@ class KnowledgeBase:
         return pipeline.run(documents=parsed.documents, source_texts=texts)
 
     def _embed_and_store(self, owner: str, nodes: list[BaseNode], progress: Progress) -> None:
-        """Embed, then store. Each document's first chunk is its registry entry, so the first
-        chunks go in last: a document is listed only once every chunk of it is stored."""
+        """Embed, then store, STORE_BATCH chunks at a time, so the vectors of one batch are
+        all that is held (a file's worth of them was 25k chunks x 384 floats as Python
+        lists). Each document's first chunk is its registry entry, so the first chunks go in
+        last: a document is listed only once every chunk of it is stored."""
         store = self.vector_store(owner)
         nodes = [n for n in nodes if n.metadata.get("chunk_index") != 0] + [
             n for n in nodes if n.metadata.get("chunk_index") == 0
         ]
+        try:
+            for start in range(0, len(nodes), STORE_BATCH):
+                batch = nodes[start : start + STORE_BATCH]
+                self._embed(batch, start, len(nodes), progress)
+                store.add(batch)
+                for node in batch:
+                    node.embedding = None
+        finally:
+            self._changed(owner)
+
+    def _embed(self, nodes: list[BaseNode], done: int, total: int, progress: Progress) -> None:
         # Embedded shortest first: a batch is padded to its longest text, so chunks of like
         # length together waste less (a document's short last chunks no longer ride with full
-        # ones): 8-12% more chunks/s on SciFact abstracts. Stored in the order above.
+        # ones): 8-12% more chunks/s on SciFact abstracts. Stored in the order given.
         by_length = sorted(nodes, key=lambda n: len(n.get_content()))
         for start in range(0, len(nodes), EMBED_BATCH):
             batch = by_length[start : start + EMBED_BATCH]
             vectors = self.embed_model.get_text_embedding_batch([n.get_content() for n in batch])
             for node, vector in zip(batch, vectors, strict=True):
                 node.embedding = vector
-            done = min(start + EMBED_BATCH, len(nodes))
-            progress(0.1 + 0.85 * done / len(nodes), f"embedded {done}/{len(nodes)} chunks")
-        try:
-            for start in range(0, len(nodes), 1000):
-                store.add(nodes[start : start + 1000])
-        finally:
-            self._changed(owner)
+            now = done + min(start + EMBED_BATCH, len(nodes))
+            progress(0.1 + 0.85 * now / total, f"embedded {now}/{total} chunks")
 
     # -- crash recovery -----------------------------------------------------------------
     def interrupted(self, owner: str) -> list[dict]:

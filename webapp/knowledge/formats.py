@@ -36,6 +36,7 @@ from webapp.errors import (
     EncryptedFile,
     IngestError,
     NoTextFound,
+    TooMuchText,
     UnsafeFile,
     UnsupportedFileType,
 )
@@ -104,10 +105,14 @@ MAX_ZIP_DIRECTORY = 2 * 1024 * 1024  # bytes of table of contents: bounds zipfil
 MAX_ZIP_TOTAL = 512 * 1024 * 1024  # declared unpacked size of all parts together
 MAX_ZIP_RATIO = 100
 ZIP_RATIO_GRACE = 1024 * 1024  # parts up to this size may have any ratio
+# ...but not all of them together: the same rule over the whole archive, past this size
+# (a Word file of 400 small parts under the grace was 400 MB unpacked from 1.8 MB).
+ZIP_TOTAL_GRACE = 16 * 1024 * 1024
 MAX_XML_PART = 256 * 1024 * 1024  # one text part (streamed, never held whole)
 MAX_CONTENT_TYPES = 1024 * 1024  # read by the server itself to tell the kind of a ZIP
 MAX_STYLES = 8 * 1024 * 1024  # parsed whole (in the sandbox)
 READ_BLOCK = 64 * 1024
+MB = 1024 * 1024
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
@@ -131,6 +136,26 @@ class Parsed:
     kind: str
     documents: list[Document]
     pages: int | None
+
+
+class TextBudget:
+    """The characters of text one file may give, counted over all its parts (pages, Word
+    headers, rows) as they are read, so a file made of many small parts that are each
+    harmless stops at the total instead of reaching the server whole (400 header parts of
+    1 MB each were 400 MB of text from a 1 MB upload)."""
+
+    def __init__(self, max_chars: int | None = None):
+        self.max_chars = max_chars
+        self.used = 0
+
+    def take(self, text: str) -> str:
+        self.used += len(text)
+        if self.max_chars is not None and self.used > self.max_chars:
+            raise TooMuchText(
+                f"The file holds more than {self.max_chars / MB:g} MB of text, more than one "
+                "upload may hold. Split it into smaller files and upload those."
+            )
+        return text
 
 
 def supported_extensions() -> list[str]:
@@ -229,7 +254,7 @@ def _zip_main_part(z: zipfile.ZipFile, what: str) -> tuple[str | None, str | Non
 
 
 # -- ZIP containers, read defensively ------------------------------------------------------
-def _zip_directory(path: Path) -> tuple[int, int] | None:
+def zip_directory(path: Path) -> tuple[int, int] | None:
     """Entry count and table-of-contents size from the ZIP's end record, found the way
     zipfile finds it, so they can be checked before zipfile indexes every entry in memory.
     None when there is no end record."""
@@ -259,7 +284,7 @@ def _zip_directory(path: Path) -> tuple[int, int] | None:
 @contextmanager
 def open_zip(path: Path, what: str) -> Iterator[zipfile.ZipFile]:
     """The ZIP at `path`, once its table of contents passes the zip-bomb checks."""
-    directory = _zip_directory(path)
+    directory = zip_directory(path)
     if directory is None:
         raise CorruptFile(f"{what} is damaged: its table of contents is missing.")
     entries, directory_size = directory
@@ -290,6 +315,13 @@ def open_zip(path: Path, what: str) -> Iterator[zipfile.ZipFile]:
                     f"{MAX_ZIP_RATIO} times when unpacked, which is how 'zip bombs' overload "
                     "servers."
                 )
+        packed = max(path.stat().st_size, 1)
+        if total > ZIP_TOTAL_GRACE and total > MAX_ZIP_RATIO * packed:
+            raise UnsafeFile(
+                f"{what} was refused: its parts together would expand more than "
+                f"{MAX_ZIP_RATIO} times when unpacked, which is how 'zip bombs' overload "
+                "servers."
+            )
         if total > MAX_ZIP_TOTAL:
             raise UnsafeFile(
                 f"{what} was refused: it would unpack to more than {MAX_ZIP_TOTAL >> 20} MB, "
@@ -368,9 +400,10 @@ def _read_xml(z: zipfile.ZipFile, name: str, what: str, cap: int):
 
 
 # -- parsing --------------------------------------------------------------------------------
-def extract(path: Path, kind: str) -> Extracted:
-    """The text units of a file as plain data; refuses files with nothing to index."""
-    extracted = _PARSERS[kind](path)
+def extract(path: Path, kind: str, max_chars: int | None = None) -> Extracted:
+    """The text units of a file as plain data; refuses files with nothing to index, and
+    files with more than `max_chars` characters of text as soon as they pass it."""
+    extracted = _PARSERS[kind](path, TextBudget(max_chars))
     extracted.units = [(text, meta) for text, meta in extracted.units if text.strip()]
     if not extracted.units:
         if kind == "pdf":
@@ -388,17 +421,17 @@ def to_parsed(extracted: Extracted) -> Parsed:
     return Parsed(extracted.kind, documents, extracted.pages)
 
 
-def parse(path: Path, kind: str) -> Parsed:
+def parse(path: Path, kind: str, max_chars: int | None = None) -> Parsed:
     """Parse in this process. Uploads go through `sandbox.parse`, which runs `extract` in a
     child process with time and memory limits."""
-    return to_parsed(extract(path, kind))
+    return to_parsed(extract(path, kind, max_chars))
 
 
-def _whole(kind: str, text: str) -> Extracted:
-    return Extracted(kind, [(text, {})], None)
+def _whole(kind: str, text: str, budget: TextBudget) -> Extracted:
+    return Extracted(kind, [(budget.take(text), {})], None)
 
 
-def _parse_pdf(path: Path) -> Extracted:
+def _parse_pdf(path: Path, budget: TextBudget) -> Extracted:
     import pypdf
 
     try:
@@ -425,18 +458,21 @@ def _parse_pdf(path: Path) -> Extracted:
     try:
         for i, page in enumerate(reader.pages):
             label = labels[i] if i < len(labels) else str(i + 1)
-            units.append((page.extract_text() or "", {"page": i + 1, "page_label": str(label)}))
+            text = budget.take(page.extract_text() or "")
+            units.append((text, {"page": i + 1, "page_label": str(label)}))
     except pypdf.errors.LimitReachedError as exc:
         raise CorruptFile(
             f"Page {len(units) + 1} of the PDF unpacks to far more text than a real page "
             "holds, so it was not read: the file may be built to overload the server."
         ) from exc
+    except TooMuchText:
+        raise
     except Exception as exc:
         raise CorruptFile("The PDF is damaged and its text could not be read.") from exc
     return Extracted("pdf", units, pages)
 
 
-def _parse_docx(path: Path) -> Extracted:
+def _parse_docx(path: Path, budget: TextBudget) -> Extracted:
     what = "The Word document"
     with open_zip(path, what) as z:
         kind, main = _zip_main_part(z, what)
@@ -447,12 +483,12 @@ def _parse_docx(path: Path) -> Extracted:
         if main is None:
             raise CorruptFile(f"{what} is damaged: the part holding its text is missing.")
         levels = _heading_levels(z, names.get("word/styles.xml"), what)
-        blocks = _docx_blocks(z, main, levels, what)
+        blocks = _docx_blocks(z, main, levels, what, budget)
         # Headers and footers last (docx2txt, used before, kept them too).
         extra = sorted(n for n in z.namelist() if re.fullmatch(r"word/(header|footer)\d*\.xml", n))
         for name in extra:
-            blocks += _docx_blocks(z, name, levels, what)
-    return _whole("docx", "\n\n".join(blocks))
+            blocks += _docx_blocks(z, name, levels, what, budget)
+    return Extracted("docx", [("\n\n".join(blocks), {})], None)
 
 
 def _heading_levels(z: zipfile.ZipFile, styles: str | None, what: str) -> dict[str, int]:
@@ -484,7 +520,9 @@ def _outline_level(value: str) -> int:
     return int(value) + 1 if len(value) == 1 and value in "012345678" else 0
 
 
-def _docx_blocks(z: zipfile.ZipFile, name: str, levels: dict[str, int], what: str) -> list[str]:
+def _docx_blocks(
+    z: zipfile.ZipFile, name: str, levels: dict[str, int], what: str, budget: TextBudget
+) -> list[str]:
     """Paragraphs (headings as Markdown headings) and table rows ('a | b') of one part,
     streamed: finished paragraphs are dropped from the tree, so memory stays small."""
     from defusedxml.ElementTree import iterparse
@@ -538,7 +576,7 @@ def _docx_blocks(z: zipfile.ZipFile, name: str, levels: dict[str, int], what: st
                     if text and done["level"]:
                         text = f"{'#' * min(done['level'], 6)} {' '.join(text.split())}"
                     if text:
-                        (cells[-1] if cells else blocks).append(text)
+                        (cells[-1] if cells else blocks).append(budget.take(text))
                 elif tag == f"{W}tc" and cells:
                     cell = " ".join(cells.pop())
                     if rows:
@@ -572,15 +610,15 @@ def read_text(path: Path) -> str:
     return str(next((m for m in tied if m.encoding == "cp1252"), best))
 
 
-def _parse_text(path: Path) -> Extracted:
-    return _whole("text", read_text(path))
+def _parse_text(path: Path, budget: TextBudget) -> Extracted:
+    return _whole("text", read_text(path), budget)
 
 
-def _parse_markdown(path: Path) -> Extracted:
-    return _whole("markdown", read_text(path))
+def _parse_markdown(path: Path, budget: TextBudget) -> Extracted:
+    return _whole("markdown", read_text(path), budget)
 
 
-def _parse_html(path: Path) -> Extracted:
+def _parse_html(path: Path, budget: TextBudget) -> Extracted:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(read_text(path), "html.parser")
@@ -594,58 +632,62 @@ def _parse_html(path: Path) -> Extracted:
         block.insert_after("\n")
     text = re.sub(r"\n{3,}", "\n\n", soup.get_text())
     text = "\n".join(line.strip() for line in text.splitlines())
-    return _whole("html", text.strip())
+    return _whole("html", text.strip(), budget)
 
 
-def _parse_csv(path: Path) -> Extracted:
+def _parse_csv(path: Path, budget: TextBudget) -> Extracted:
     text = read_text(path)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    # Row by row, each counted as it is read: a table of millions of rows stops at the
+    # text limit instead of being held whole first.
+    rows = (r for r in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in r))
+    lines: list[str] = []
     try:
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        header = next(rows, None)
+        if header is None:
+            return Extracted("csv", [("", {})], None)
+        # One line per row, each value with its column name, so a chunk stands on its own
+        # (short rows simply have fewer cells: zip is not strict).
+        for row in rows:
+            line = "; ".join(
+                f"{h.strip() or f'column {i + 1}'}: {v.strip()}"
+                for i, (h, v) in enumerate(zip(header, row, strict=False))
+                if v.strip()
+            )
+            lines.append(budget.take(line + "\n"))
     except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
         raise CorruptFile(f"The CSV could not be read ({exc}).") from exc
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
-        return _whole("csv", "")
-    header, body = rows[0], rows[1:]
-    # One line per row, each value with its column name, so a chunk stands on its own
-    # (short rows simply have fewer cells: zip is not strict).
-    lines = [
-        "; ".join(
-            f"{h.strip() or f'column {i + 1}'}: {v.strip()}"
-            for i, (h, v) in enumerate(zip(header, row, strict=False))
-            if v.strip()
-        )
-        for row in body
-    ] or [", ".join(header)]
-    return _whole("csv", "\n".join(lines))
+    if not lines:
+        return _whole("csv", ", ".join(header), budget)
+    return Extracted("csv", [("".join(lines)[:-1], {})], None)
 
 
-def _parse_json(path: Path) -> Extracted:
+def _parse_json(path: Path, budget: TextBudget) -> Extracted:
     text = read_text(path)
     try:
         data = json.loads(text)
+        del text
         lines: list[str] = []
-        _flatten(data, "", lines)
+        _flatten(data, "", lines, budget)
     except json.JSONDecodeError as exc:
         raise CorruptFile(f"The JSON is not valid (line {exc.lineno}: {exc.msg}).") from exc
     except RecursionError as exc:
         raise CorruptFile("The JSON is nested too deeply to be read.") from exc
-    return _whole("json", "\n".join(lines))
+    return Extracted("json", [("\n".join(lines), {})], None)
 
 
-def _flatten(value, prefix: str, out: list[str]) -> None:
+def _flatten(value, prefix: str, out: list[str], budget: TextBudget) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out, budget)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _flatten(item, f"{prefix}[{i}]", out)
+            _flatten(item, f"{prefix}[{i}]", out, budget)
     elif value is not None and str(value).strip():
-        out.append(f"{prefix}: {value}" if prefix else str(value))
+        out.append(budget.take(f"{prefix}: {value}" if prefix else str(value)))
 
 
 _PARSERS = {

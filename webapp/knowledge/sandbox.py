@@ -60,20 +60,28 @@ BOOT = (
 )
 
 
-def parse(path: Path, kind: str, *, timeout_s: float, memory_mb: int) -> formats.Parsed:
+def parse(
+    path: Path, kind: str, *, timeout_s: float, memory_mb: int, max_chars: int | None = None
+) -> formats.Parsed:
     """`formats.parse`, run in a worker process under the given limits."""
-    return formats.to_parsed(extract(path, kind, timeout_s=timeout_s, memory_mb=memory_mb))
+    return formats.to_parsed(
+        extract(path, kind, timeout_s=timeout_s, memory_mb=memory_mb, max_chars=max_chars)
+    )
 
 
-def extract(path: Path, kind: str, *, timeout_s: float, memory_mb: int) -> formats.Extracted:
-    """`formats.extract`, run in a worker process under the given limits."""
+def extract(
+    path: Path, kind: str, *, timeout_s: float, memory_mb: int, max_chars: int | None = None
+) -> formats.Extracted:
+    """`formats.extract`, run in a worker process under the given limits. The worker stops
+    a file as soon as its text passes `max_chars`, so no more than that comes back here."""
     if os.name != "posix":  # no rlimits, no fd passing: read in-process (development only)
-        return formats.extract(path, kind)
+        return formats.extract(path, kind, max_chars)
     job = {
         "path": os.path.abspath(path),
         "kind": kind,
         "memory_mb": int(memory_mb),
         "cpu_s": float(timeout_s),
+        "max_chars": max_chars,
     }
     for attempt in range(2):
         worker = _POOL.take()
@@ -290,7 +298,7 @@ def _run(job: dict) -> dict:
     if start:
         _soft_limit(resource.RLIMIT_AS, start + job["memory_mb"] * MB)
     try:
-        extracted = formats.extract(Path(job["path"]), job["kind"])
+        extracted = formats.extract(Path(job["path"]), job["kind"], job.get("max_chars"))
         reply = {"kind": extracted.kind, "units": extracted.units, "pages": extracted.pages}
     except Exception as exc:
         reply = _describe(exc)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from webapp.models import compute
 
 
@@ -24,8 +22,40 @@ def huggingface_embedding(**kwargs):
     return compute.run(compute.computing(HuggingFaceEmbedding, "_embed"), **kwargs)
 
 
-def token_counter(embedder) -> Callable[[str], list[int]]:
+def token_counter(embedder) -> TokenCounter:
     """The embedder's own tokenizer, so chunk sizes are measured in the tokens it reads (a
     remote embedder brings a local one: see models.remote_embedder)."""
-    tokenizer = getattr(embedder, "counting_tokenizer", None) or embedder._model.tokenizer
-    return lambda text: tokenizer.encode(text, add_special_tokens=False, verbose=False)
+    return TokenCounter(getattr(embedder, "counting_tokenizer", None) or embedder._model.tokenizer)
+
+
+class TokenCounter:
+    """Tokens of a text (`counter(text)`, what LlamaIndex's splitters call) and token counts
+    of many texts in one call (`counter.lengths(texts)`), through the Rust tokenizer when
+    there is one: half the time of one `encode` per text."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        self._fast = None
+        if backend is not None:
+            # A copy of its own: transformers sets truncation on the shared one per call
+            # (the embedder's 256 tokens), which would cap every count here.
+            from tokenizers import Tokenizer
+
+            self._fast = Tokenizer.from_str(backend.to_str())
+            self._fast.no_truncation()
+            self._fast.no_padding()
+
+    def __call__(self, text: str) -> list[int]:
+        if self._fast is not None:
+            return self._fast.encode(text, add_special_tokens=False).ids
+        return self.tokenizer.encode(text, add_special_tokens=False, verbose=False)
+
+    def lengths(self, texts: list[str]) -> list[int]:
+        if self._fast is None:
+            return [len(self(text)) for text in texts]
+        out: list[int] = []
+        for start in range(0, len(texts), 1024):  # an Encoding holds offsets and masks too
+            batch = self._fast.encode_batch(texts[start : start + 1024], add_special_tokens=False)
+            out += [len(e.ids) for e in batch]
+        return out

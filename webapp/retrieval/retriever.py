@@ -20,6 +20,8 @@ from llama_index.core.vector_stores import (
     VectorStoreQuery,
 )
 
+from webapp.knowledge.chunking import SOURCE_CHARS
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -156,7 +158,7 @@ def to_source(result: NodeWithScore) -> Source:
         file=meta.get("file", "?"),
         page=meta.get("page"),
         score=round(float(result.score or 0.0), 4),
-        text=node.get_content(),
+        text=node.get_content()[:SOURCE_CHARS],
         doc_id=meta.get("file_id", ""),
         section=meta.get("section"),
         start=node.start_char_idx,

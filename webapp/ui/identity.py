@@ -4,9 +4,10 @@
 - password: the account Gradio's login checked (`request.username`).
 - hf: the Hugging Face sign-in (`gr.OAuthProfile`) held in the server's signed session
   cookie; an expired sign-in counts as signed out.
-- anonymous: a random workspace secret the server issued as an HttpOnly cookie
-  (`WorkspaceCookie` below). The session_hash a client sends is never used: it is only a
-  page-load id chosen by the browser.
+- anonymous: a random workspace secret the server signed and issued as an HttpOnly cookie
+  (`WorkspaceCookie` below); any other value is replaced by a new one before a handler sees
+  it. The session_hash a client sends is never used: it is only a page-load id chosen by the
+  browser.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def owner_of(request: gr.Request | None, settings: Settings) -> str:
             return PREFIX["hf"] + name
         case "anonymous":
             token = _cookies(request).get(COOKIE)
-            if not token or len(token) < 32:
+            if not Workspaces.well_formed(token):  # (WorkspaceCookie checked its signature)
                 raise NotSignedIn("This browser blocks cookies, which hold your private workspace.")
             return Workspaces.owner(token)
     raise NotSignedIn("Unknown sign-in mode.")
@@ -94,8 +95,9 @@ def _cookies(request: gr.Request | None) -> dict:
 class WorkspaceCookie:
     """ASGI middleware for anonymous mode: every browser gets a random workspace secret.
 
-    A request without the cookie gets a new secret, both on the request (so the handlers of
-    this very request see it) and on the response. Each request marks its workspace as used,
+    A request without the cookie, or with a value this server did not issue (made up,
+    malformed, over-long, signed by another key), gets a new secret, both on the request (so
+    the handlers of this very request see it, and never the old value) and on the response. Each request marks its workspace as used,
     and every response renews the cookie: its Max-Age counts from the last visit, like the
     workspace's idle time, not from the first (a cookie sent once expired under an active
     user an idle-time after they arrived).
@@ -111,8 +113,8 @@ class WorkspaceCookie:
             return await self.app(scope, receive, send)
         headers = list(scope.get("headers", []))
         token = _cookie_from_headers(headers)
-        if token is None:
-            token = Workspaces.new_token()
+        if not self.workspaces.issued(token):
+            token = self.workspaces.new_token()
             scope = {**scope, "headers": _with_cookie(headers, f"{COOKIE}={token}".encode())}
         self.workspaces.touch(Workspaces.owner(token))
         secure = _is_https(scope)
@@ -137,17 +139,26 @@ def _cookie_from_headers(headers) -> str | None:
                 jar.load(value.decode("latin-1"))
             except Exception:
                 continue
-            if COOKIE in jar and len(jar[COOKIE].value) >= 32:
+            if COOKIE in jar:
                 return jar[COOKIE].value
     return None
 
 
 def _with_cookie(headers: list, pair: bytes) -> list:
-    """Add a cookie to the request's (first) Cookie header, where frameworks read it."""
-    for i, (key, value) in enumerate(headers):
-        if key == b"cookie":
-            return [*headers[:i], (key, value + b"; " + pair), *headers[i + 1 :]]
-    return [*headers, (b"cookie", pair)]
+    """The request's headers with our cookie set to `pair` alone: any value the client sent
+    for it is taken out (of every Cookie header), the other cookies are kept."""
+    name = COOKIE.encode() + b"="
+    out, placed = [], False
+    for key, value in headers:
+        if key != b"cookie":
+            out.append((key, value))
+            continue
+        kept = [c for c in value.split(b";") if c.strip() and not c.strip().startswith(name)]
+        if not placed:
+            kept.append(b" " + pair)
+            placed = True
+        out.append((key, b";".join(kept).strip()))
+    return out if placed else [*out, (b"cookie", pair)]
 
 
 def _is_https(scope) -> bool:
