@@ -79,6 +79,7 @@ def test_hostile_uploads_leave_the_server_up_and_the_other_user_answered(server,
                     "How tall is Skarvik Light?", True, 4, 0.0, 16, api_name="/chat"
                 ).result(TIMEOUT)
                 answers.append((time.monotonic() - started, reply))
+                attacking.wait(0) and time.sleep(2.5)  # within the 30 questions a minute
             except Exception as exc:  # noqa: BLE001  (recorded, asserted on below)
                 errors.append(repr(exc))
 
@@ -93,15 +94,15 @@ def test_hostile_uploads_leave_the_server_up_and_the_other_user_answered(server,
                 TIMEOUT
             )
             took[name] = time.monotonic() - started
+            print(
+                f"{name}: {results[name]['status']} {results[name]['chunks']} chunks in "
+                f"{took[name]:.1f} s - {results[name]['message']}",
+                flush=True,
+            )
             assert server.proc.poll() is None, f"the server died on {name}"
     finally:
         attacking.clear()
         asker.join(TIMEOUT)
-    for name, result in results.items():
-        print(
-            f"{name}: {result['status']} {result['chunks']} chunks in {took[name]:.1f} s "
-            f"- {result['message']}"
-        )
     print(f"victim: {len(answers)} answers, slowest {max(t for t, _ in answers):.1f} s")
     peak = peak_rss_mb(server.proc.pid)
     print(f"server peak RSS {peak:.0f} MB")
@@ -136,7 +137,7 @@ def test_a_question_that_retrieves_the_longest_chunk_streams_kilobytes(server, t
     with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
         login = {"username": "mallory", "password": USERS["mallory"]}
         assert http.post("/login", data=login).is_success
-        question = ["What is the vault code of the harbour office?", True, 4, 0.0, 128]
+        question = ["What is the vault code of the harbour office?", True, 4, 0.0, 128, "", [], []]
         event = http.post("/gradio_api/call/chat", json={"data": question}).json()["event_id"]
         received, last = 0, None
         with http.stream("GET", f"/gradio_api/call/chat/{event}") as stream:

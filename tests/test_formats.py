@@ -15,6 +15,7 @@ from webapp.errors import (
     UnsupportedFileType,
 )
 from webapp.knowledge import formats
+from webapp.knowledge.chunking import Headings
 
 
 def test_kind_follows_extension(tmp_path):
@@ -108,7 +109,7 @@ def test_html_drops_script_and_keeps_headings_as_sections(tmp_path):
     text = formats.parse(p, "html").documents[0].text
     assert "alert" not in text and "color:red" not in text
     assert "# Harbour rules" in text and "pier nine" in text
-    assert formats.section_at(text, text.index("pier nine")) == "Harbour rules"
+    assert Headings(text).at(text.index("pier nine")) == "Harbour rules"
 
 
 def test_csv_rows_keep_their_column_names(tmp_path):
@@ -147,6 +148,6 @@ def test_whitespace_only_text_has_nothing_to_index(tmp_path):
 
 def test_section_is_the_last_heading_before_the_offset():
     text = "# Intro\nhello\n## Details\nworld"
-    assert formats.section_at(text, text.index("hello")) == "Intro"
-    assert formats.section_at(text, text.index("world")) == "Details"
-    assert formats.section_at("no headings here", 3) is None
+    assert Headings(text).at(text.index("hello")) == "Intro"
+    assert Headings(text).at(text.index("world")) == "Details"
+    assert Headings("no headings here").at(3) is None

@@ -16,6 +16,7 @@ from tests import files
 from tests.conftest import OWNER
 from webapp.errors import ParseCrashed, UnsafeFile
 from webapp.knowledge import formats, sandbox
+from webapp.knowledge.chunking import Headings
 
 SECRET = "TOPSECRET-7f3a9c"
 
@@ -166,7 +167,7 @@ def test_word_documents_still_read_with_headings_and_tables(tmp_path):
     document.save(str(p))
     text = sandbox.parse(p, "docx", timeout_s=30, memory_mb=256).documents[0].text
     assert "# Harbour rules" in text and "Pier | Nine" in text
-    assert formats.section_at(text, text.index("pier nine")) == "Harbour rules"
+    assert Headings(text).at(text.index("pier nine")) == "Harbour rules"
 
 
 def test_a_reader_failure_is_a_plain_message(tmp_path):

@@ -480,14 +480,14 @@ class KnowledgeBase:
         most = self.settings.max_file_chunks
         if chunks > most:
             raise TooMuchText(
-                f"The file splits into {chunks:,} passages, more than the {most:,} one upload "
+                f"The file splits into {chunks:,} chunks, more than the {most:,} one upload "
                 "may have. Split it into smaller files and upload those."
             )
         limit = self.settings.max_chunks
         total = self.count_chunks(owner) - sum(d.chunks for d in old) + chunks
         if total > limit:
             raise QuotaExceeded(
-                f"This file would take your documents to {total:,} passages, over the limit "
+                f"This file would take your documents to {total:,} chunks, over the limit "
                 f"of {limit:,}. Delete some documents to add it."
             )
 

@@ -15,6 +15,7 @@ exactly as SentenceSplitter's.
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from llama_index.core.node_parser import SentenceSplitter
@@ -118,13 +119,31 @@ class ChunkAnnotator(TransformComponent):
 
     def __call__(self, nodes: list[BaseNode], **kwargs: Any) -> list[BaseNode]:
         texts = kwargs.get("source_texts", {})
+        headings: dict[str, Headings] = {}
         for i, node in enumerate(nodes):
             node.metadata["chunk_index"] = i
             node.metadata["doc_chunks"] = len(nodes)
             node.metadata["chunk_key"] = chunk_key(node.metadata.get("file_id", ""), i)
             source = texts.get(node.ref_doc_id)
             if source is not None and node.start_char_idx is not None:
-                section = formats.section_at(source, node.start_char_idx)
+                if node.ref_doc_id not in headings:  # read once per text, not once per chunk
+                    headings[node.ref_doc_id] = Headings(source)
+                section = headings[node.ref_doc_id].at(node.start_char_idx)
                 if section:
                     node.metadata["section"] = section[:200]
         return nodes
+
+
+class Headings:
+    """The Markdown headings of a text and where each starts: the section of any offset by
+    bisection (a scan of the text per chunk took minutes for 40,000 chunks of 10 MB)."""
+
+    def __init__(self, text: str):
+        found = [(m.start(), m.group(1)) for m in formats.HEADING.finditer(text)]
+        self.starts = [start for start, _ in found]
+        self.titles = [title for _, title in found]
+
+    def at(self, offset: int) -> str | None:
+        """The last heading at or before `offset`: the section a chunk starting there cites."""
+        i = bisect.bisect_right(self.starts, offset)
+        return self.titles[i - 1] if i else None

@@ -701,13 +701,3 @@ _PARSERS = {
 }
 
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
-
-
-def section_at(text: str, offset: int) -> str | None:
-    """The last Markdown heading at or before `offset`, used to cite a chunk's section."""
-    title = None
-    for match in HEADING.finditer(text):
-        if match.start() > offset:
-            break
-        title = match.group(1)
-    return title
