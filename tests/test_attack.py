@@ -79,7 +79,7 @@ def test_hostile_uploads_leave_the_server_up_and_the_other_user_answered(server,
                     "How tall is Skarvik Light?", True, 4, 0.0, 16, api_name="/chat"
                 ).result(TIMEOUT)
                 answers.append((time.monotonic() - started, reply))
-                attacking.wait(0) and time.sleep(2.5)  # within the 30 questions a minute
+                time.sleep(2.5)  # within the 30 questions a minute
             except Exception as exc:  # noqa: BLE001  (recorded, asserted on below)
                 errors.append(repr(exc))
 

@@ -108,9 +108,7 @@ def jsonl_rows(text: str, max_rows: int):
             raise DatasetError(f"The JSON is not valid (line {exc.lineno}: {exc.msg}).") from exc
         except RecursionError as exc:
             raise DatasetError("The JSON is nested too deeply to be read.") from exc
-        if not isinstance(data, list):
-            raise DatasetError("The JSON is not a list of rows.")
-        if len(data) > max_rows:
+        if len(data) > max_rows:  # (it starts with "[": a list)
             raise _too_many(max_rows)
         return [
             (i + 1, row if isinstance(row, dict) else "not an object") for i, row in enumerate(data)
