@@ -5,7 +5,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format chromium bench clean-venv
+.PHONY: run test lint format chromium bench reader clean-venv
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -44,6 +44,10 @@ format: $(TEST_STAMP)
 
 bench: $(STAMP)
 	$(PY) -m webapp bench $(BENCH_ARGS)
+
+# Rebuild the shipped reader adapter (assets/reader) from public text in ../shared/data.
+reader: $(STAMP)
+	$(PY) -m webapp reader $(READER_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -198,6 +198,7 @@ def test_the_api_gives_why_each_source_was_picked_and_its_matched_span(kb):
         "fused_rank": r["fused_rank"],
         "rerank_score": None,
         "matched_spans": [list(wide.spans[0])],
+        "evidence": [],
     }
     assert data["bm25_rank"] == 1 and data["bm25_score"] > 0
 

@@ -8,6 +8,8 @@
     webapp train --data FILE --name NAME [--method lora|prompt|prefix] [--epochs N] [--lr X] [--rank R]
     webapp train --from-docs --name NAME
     webapp train --reader --name NAME     a reader adapter for your documents (use it with RAG)
+    webapp reader [--rows N] [--out DIR]  rebuild the shipped reader (assets/reader) from
+                                          public text in ../shared/data (`make reader`)
     webapp eval --data FILE [--configs base,rag,adapter:NAME,adapter:NAME+rag] [--split S] [--json]
     webapp eval-retrieval DIR|SQUAD.json [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N]
                        [--split test] [--json]
@@ -79,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--rank", type=int)
     train.add_argument("--target", choices=["attention", "all-linear"])
     train.add_argument("--validation", type=float, help="share of rows held out (0-0.5)")
+
+    rebuild = sub.add_parser(
+        "reader", help="rebuild the shipped reader from public text (RAFT, about 30 min)"
+    )
+    rebuild.add_argument("--rows", type=int, default=3000, help="training rows (default 3000)")
+    rebuild.add_argument("--abstracts", type=int, default=3000, help="SciFact abstracts used")
+    rebuild.add_argument("--out", type=Path, help="where to write it (default assets/reader)")
 
     bench = sub.add_parser("bench", help="measure speed against same-run baselines")
     bench.add_argument("--quick", action="store_true", help="a short smoke run")
@@ -599,7 +608,20 @@ def cmd_qa(services, args) -> int:
     return 0
 
 
+def cmd_reader(services, args) -> int:
+    from webapp.adapters import raft
+
+    out = args.out or raft.ASSET
+    metadata = raft.rebuild(services, rows=args.rows, out=out, abstracts=args.abstracts)
+    print(
+        f"saved the reader to {out}: {metadata['recipe']['rows']} rows, "
+        f"{metadata['train_s']:.0f} s of training, final loss {metadata['final_train_loss']}"
+    )
+    return 0
+
+
 COMMANDS = {
+    "reader": cmd_reader,
     "eval": cmd_eval,
     "eval-retrieval": cmd_eval_retrieval,
     "evals": cmd_evals,

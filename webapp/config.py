@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         description="0 = off; above 0, sources are picked by maximal marginal relevance, "
         "trading relevance for variety (0.3 is a mild setting).",
     )
+    reader: str = Field(
+        "shipped",
+        description="The reader adapter that answers fact questions when 'Use my documents' "
+        "is on and the local model answers: 'shipped' (assets/reader, trained for the bundled "
+        "model; `make reader` rebuilds it), a folder holding another, or 'off'.",
+    )
     top_k: int = Field(4, ge=1, le=20, description="Sources retrieved per question.")
     min_score: float = Field(
         0.25, description="Cosine similarity below which a passage counts as not relevant."

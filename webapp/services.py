@@ -263,10 +263,26 @@ class Services:
 
             knowledge = self.knowledge  # first: a store that is down fails before a model loads
             return ChatService(
-                self.generator, knowledge, self.retriever, self.settings, self.adapters
+                self.generator,
+                knowledge,
+                self.retriever,
+                self.settings,
+                self.adapters,
+                reader=self.reader,
             )
 
         return self._once("_chat", build)
+
+    @property
+    def reader(self):
+        """The shipped reader adapter (WEBAPP_READER), or None (adapters.raft.shipped)."""
+
+        def build():
+            from webapp.adapters import raft
+
+            return raft.shipped(self.settings)
+
+        return self._once("_reader", build)
 
     def base_model_path(self) -> str:
         from webapp.models.resolve import resolve_llm

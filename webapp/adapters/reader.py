@@ -52,8 +52,11 @@ def build(
     distractors: int = DISTRACTORS,
     seed: int = 0,
     progress: Callable[[float, str], None] | None = None,
+    request: str | None = None,
 ) -> TrainingSet:
-    """Reader training rows for answerable items whose answer is found in their source."""
+    """Reader training rows for answerable items whose answer is found in their source.
+    `request`: the answer request of every row (default: the chat's and the short one,
+    drawn at random)."""
     rng = random.Random(seed)
     generator, knowledge = services.generator, services.knowledge
     docs = {d.file: d for d in knowledge.list_documents(owner)}
@@ -73,9 +76,9 @@ def build(
         others = [s for s in found if s.text.strip() != gold.text.strip()][:distractors]
         passages = [gold, *others]
         rng.shuffle(passages)
-        request = rng.choice([prompts.SHORT_REQUEST, prompts.ANSWER_REQUEST])
+        asked = request or rng.choice([prompts.SHORT_REQUEST, prompts.ANSWER_REQUEST])
         messages, used = prompts.rag_messages(
-            item.question, passages, generator, budget, request=request
+            item.question, passages, generator, budget, request=asked
         )
         position = next((k for k, s in enumerate(used, start=1) if s is gold), None)
         if position is None:  # the gold passage did not fit: nothing to learn from

@@ -38,6 +38,7 @@ class AdapterInfo:
     base_model: str
     path: Path
     metadata: dict
+    fast: bool = False  # answers from the generator's fast copy (the shipped reader)
 
     @property
     def key(self) -> str:

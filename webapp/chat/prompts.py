@@ -8,6 +8,8 @@ that text first, evenly, so that a wide window never pushes a source out of the 
 
 from __future__ import annotations
 
+import re
+
 from webapp.retrieval import window
 from webapp.retrieval.retriever import Source
 
@@ -40,6 +42,30 @@ EMPTY_KB = (
     "Your knowledge base is empty. Upload documents in the Knowledge base tab, or turn off "
     "“Use my documents” to chat with the model alone."
 )
+
+
+FACT = re.compile(
+    r"^\s*(who|whom|whose|when|where|which|what|how (many|much|long|old|far|big|tall|large|"
+    r"often|high|deep|wide|heavy|fast)|(in|on|at|by|from|for|to) (what|which|whom)|name)\b",
+    re.I,
+)
+EXPLAIN = re.compile(
+    r"\b(why|explain|describe|discuss|elaborate|compare|contrast|differ|difference|"
+    r"summari[sz]e|summary|overview|tell me|in detail|step by step|advantages?|"
+    r"disadvantages?|benefits?|pros and cons|how (do|does|did|can|could|should|would|is|are|"
+    r"to)|what (happens|if))\b",
+    re.I,
+)
+DEFINITION = re.compile(r"^\s*(what|who) (is|are|was|were) (\S+\s*){1,3}\??\s*$", re.I)
+
+
+def is_fact_question(question: str) -> bool:
+    """A question a short span of a passage answers (who, when, how many, which…), not one
+    asking for an explanation (why, how does, explain, compare, "what is LoRA?")."""
+    q = question.strip()
+    if len(q.split()) > 40 or EXPLAIN.search(q) or DEFINITION.match(q):
+        return False
+    return bool(FACT.match(q))
 
 
 def source_block(number: int, source: Source) -> str:

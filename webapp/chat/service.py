@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from webapp.chat import citations, grounding, prompts
+from webapp.chat import citations, evidence, grounding, prompts
 from webapp.errors import InvalidOption, StoreUnavailable
 from webapp.models.generator import GenerationOptions
 from webapp.retrieval import window
@@ -30,6 +30,9 @@ class ChatOptions:
     short: bool = False  # the answer alone (evaluation), not a sentence with citations
     documents: tuple[str, ...] = ()  # search only these document ids (empty: all)
     file_types: tuple[str, ...] = ()  # search only these kinds: pdf, docx, text, markdown, ...
+    # The shipped reader: auto (fact questions with RAG), off (the base model), on (always,
+    # even without RAG: the "reader alone" of an evaluation).
+    reader: str = "auto"
 
     @property
     def scope(self) -> Scope:
@@ -56,6 +59,11 @@ class Answer:
     search_query: str = ""
     done: bool = False
     grounded: bool | None = None  # None: no sources to check against (model alone, not found)
+    model: str = ""  # the base model that answered
+    reader: bool = False  # the shipped reader adapter answered (a fact question, with RAG)
+    # Per source (its index in `sources`): the sentences that support the answer, as
+    # character offsets of the source's text (evidence.snap).
+    evidence: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """The answer for the API and `ask --json`. Until it is done, each source's text is
@@ -64,9 +72,14 @@ class Answer:
         question, not the sources' text once per token. The last snapshot has it all."""
         return {
             "answer": self.answer,
-            "sources": [source_dict(s, None if self.done else PREVIEW_CHARS) for s in self.sources],
+            "sources": [
+                source_dict(s, None if self.done else PREVIEW_CHARS, self.evidence.get(i))
+                for i, s in enumerate(self.sources)
+            ],
             "rag": self.rag,
             "adapter": self.adapter,
+            "model": self.model,
+            "reader": "shipped" if self.reader else None,
             "grounded": self.grounded,
         }
 
@@ -74,11 +87,13 @@ class Answer:
 PREVIEW_CHARS = 200
 
 
-def source_dict(source: Source, text_chars: int | None = None) -> dict:
+def source_dict(
+    source: Source, text_chars: int | None = None, supports: list | None = None
+) -> dict:
     """A source for the API and `ask --json`: where it is from, its text, the numbers the
-    UI's "why it was picked" shows (null where a stage did not run or did not find it), and
+    UI's "why it was picked" shows (null where a stage did not run or did not find it),
     where in `text` the matched chunk lies (with small-to-big, `text` holds the text around
-    it too)."""
+    it too), and `evidence`: where in `text` the sentences supporting the answer lie."""
     r = source.retrieval or {}
     keyword = r.get("keyword_rank") is not None
     return {
@@ -94,6 +109,7 @@ def source_dict(source: Source, text_chars: int | None = None) -> dict:
         "fused_rank": r.get("fused_rank"),
         "rerank_score": r.get("rerank"),
         "matched_spans": [list(span) for span in source.matched_spans],
+        "evidence": [list(span) for span in supports or []],
     }
 
 
@@ -122,7 +138,8 @@ def is_follow_up(question: str) -> bool:
 
 
 class ChatService:
-    def __init__(self, generator, knowledge, retriever_factory, settings, adapters):
+    def __init__(self, generator, knowledge, retriever_factory, settings, adapters, reader=None):
+        self.reader = reader  # the shipped reader (adapters.raft.shipped) or None
         self.generator = generator
         self.knowledge = knowledge
         self.retriever_factory = retriever_factory
@@ -149,10 +166,13 @@ class ChatService:
     ) -> Iterator[Answer]:
         """Yield the same Answer as it grows: sources first, then the text token by token."""
         answer = Answer(question=question, rag=options.use_rag, adapter=options.adapter or None)
+        answer.model = getattr(self.generator, "name", "")
         if getattr(self.generator, "remote", False):  # adapters are the server's, by name
             adapter = options.adapter or None
         else:
             adapter = self.adapters.get(owner, options.adapter) if options.adapter else None
+        if adapter is None and self.uses_reader(question, options):
+            adapter, answer.reader = self.reader, True
         gen_options = GenerationOptions(options.max_new_tokens, options.temperature)
         budget = self._prompt_budget(options.max_new_tokens)
         if options.use_rag:
@@ -166,12 +186,13 @@ class ChatService:
                 yield from self._final(answer, text)
                 return
             found = self.widen(owner, found)
-            request = prompts.SHORT_REQUEST if options.short else prompts.ANSWER_REQUEST
+            short = options.short or answer.reader
+            request = prompts.SHORT_REQUEST if short else prompts.ANSWER_REQUEST
             messages, answer.sources = prompts.rag_messages(
                 question, found, self.generator, budget, previous=previous, request=request
             )
         else:
-            request = prompts.SHORT_REQUEST if options.short else None
+            request = prompts.SHORT_REQUEST if options.short or answer.reader else None
             messages = prompts.plain_messages(question, history, self.generator, budget, request)
         yield answer
         for piece in self.generator.stream(messages, gen_options, stop, adapter=adapter):
@@ -181,6 +202,8 @@ class ChatService:
         if answer.sources:
             texts = [s.text for s in answer.sources]
             answer.answer = citations.add_missing_citations(answer.answer, texts)
+            snapped = evidence.snap(answer.answer, texts)
+            answer.answer, answer.evidence = snapped.answer, snapped.evidence
             if not grounding.is_abstention(answer.answer):
                 check = grounding.check(answer.answer, question, texts)
                 answer.grounded = check.grounded
@@ -188,6 +211,15 @@ class ChatService:
                     answer.answer = grounding.UNGROUNDED
         answer.done = True
         yield answer
+
+    def uses_reader(self, question: str, options: ChatOptions) -> bool:
+        """The shipped reader answers fact questions over the documents when no adapter is
+        chosen; explanations ("why…", "how does…") keep the base model's sentences."""
+        if self.reader is None or options.adapter or options.reader == "off":
+            return False
+        if options.reader == "on":
+            return True
+        return options.use_rag and (options.short or prompts.is_fact_question(question))
 
     def retrieve(
         self, owner: str, query: str, top_k: int, scope: Scope | None = None

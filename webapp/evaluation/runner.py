@@ -53,16 +53,26 @@ class EvalCancelled(TrainingCancelled):
 class EvalConfig:
     adapter: str | None
     rag: bool
+    reader: str = "auto"  # the shipped reader: auto (as the chat), off, on (even without RAG)
 
     @property
     def name(self) -> str:
-        """The machine name, as --configs takes it: base, rag, adapter:NAME, adapter:NAME+rag."""
+        """The machine name, as --configs takes it: base, rag, plain+rag, reader, reader+rag,
+        adapter:NAME, adapter:NAME+rag."""
         if self.adapter:
             return f"adapter:{self.adapter}" + ("+rag" if self.rag else "")
+        if self.reader == "on":
+            return "reader+rag" if self.rag else "reader"
+        if self.reader == "off" and self.rag:
+            return "plain+rag"
         return "rag" if self.rag else "base"
 
     @property
     def label(self) -> str:
+        if self.reader == "on" and not self.adapter:
+            return "reader + RAG" if self.rag else "reader alone"
+        if self.reader == "off" and self.rag and not self.adapter:
+            return "base + RAG (no reader)"
         model = self.adapter or "base"
         return f"{model} + RAG" if self.rag else model
 
@@ -74,12 +84,17 @@ class EvalConfig:
             return cls(None, False)
         if low in ("rag", "base+rag"):
             return cls(None, True)
+        if low in ("plain+rag", "rag:plain", "norag-reader"):
+            return cls(None, True, "off")
+        if low in ("reader", "reader+rag"):
+            return cls(None, low == "reader+rag", "on")
         if low.startswith("adapter:"):
             name, _, tail = text[len("adapter:") :].partition("+")
             if name and tail.lower() in ("", "rag"):
                 return cls(name, tail.lower() == "rag")
         raise InvalidOption(
-            f"Unknown configuration '{spec}': use base, rag, adapter:NAME or adapter:NAME+rag."
+            f"Unknown configuration '{spec}': use base, rag, plain+rag, reader, reader+rag, "
+            "adapter:NAME or adapter:NAME+rag."
         )
 
     @classmethod
@@ -210,6 +225,7 @@ def run(
             max_new_tokens=EVAL_MAX_NEW_TOKENS,
             adapter=config.adapter,
             short=True,
+            reader=config.reader,
         )
         for index, item, variant, question in asked:
             if cancel is not None and cancel.is_set():

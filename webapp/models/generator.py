@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -98,6 +99,7 @@ class Generator(TokenBudget):
         self._load_lock = threading.Lock()
         self._lora = None  # one PeftModel holding every loaded LoRA adapter
         self._prompt_models: dict[str, object] = {}  # prompt/prefix adapters by internal name
+        self._fast_loras: set[str] = set()  # LoRA adapters attached to the fast copy
         self._methods: dict[str, str] = {}
 
     # -- adapters ---------------------------------------------------------------------------
@@ -146,11 +148,36 @@ class Generator(TokenBudget):
                 self.model = self._lora.unload()
                 self._lora = None
 
+    def _fast_lora(self, adapter: AdapterRef) -> str | None:
+        """The adapter's name on the fast copy, attached once, for LoRA adapters that ask to
+        answer from it (`fast`: the shipped reader); None where it cannot (no fast copy)."""
+        if not getattr(adapter, "fast", False) or adapter.method != "lora":
+            return None
+        if self.fast_model is None or not self.fast_ready.is_set():
+            return None
+        from webapp.models.quantize import attach_lora
+
+        name = self._internal_name(adapter)
+        with self._load_lock:
+            if name not in self._fast_loras:
+                compute.run(attach_lora, self.fast_model, name, Path(str(adapter.path)))
+                self._fast_loras.add(name)
+        return name
+
     @contextmanager
     def _model_for(self, adapter: AdapterRef | None, fast: bool = True):
         """The module to call generate on, with exactly the chosen adapter active; for the
         base model, the fast copy unless `fast` is False."""
         without_lora = self._lora.disable_adapter() if self._lora is not None else nullcontext()
+        if adapter is not None and fast and (on_fast := self._fast_lora(adapter)):
+            from webapp.models.quantize import activate_lora
+
+            activate_lora(self.fast_model, on_fast)
+            try:
+                yield self.fast_model
+            finally:
+                activate_lora(self.fast_model, None)
+            return
         if adapter is None:
             with without_lora:
                 yield (self.fast_model if fast else None) or self.model

@@ -16,7 +16,7 @@ import gradio as gr
 from webapp.chat.service import LIMITS, Answer, ChatOptions
 from webapp.errors import WebappError
 from webapp.ui.identity import owner_of
-from webapp.ui.render import safe_answer, short_date, sources_markdown
+from webapp.ui.render import evidence_line, safe_answer, short_date, sources_markdown
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,13 @@ def always_after(event, fn, outputs) -> None:
 
 def answer_messages(answer: Answer) -> list[dict]:
     text = safe_answer(answer.answer) if answer.answer else "…"
+    if answer.done and (quote := evidence_line(answer.sources, answer.evidence)):
+        text += f"\n\n<small>Evidence {quote}</small>"
     if answer.adapter:  # a small line under the answer: which adapter wrote it
         name = html.escape(answer.adapter)
         text += f"\n\n<small>Answered by adapter <code>{name}</code></small>"
+    elif answer.reader and answer.done:
+        text += "\n\n<small>Answered by the built-in reader</small>"
     if answer.grounded is False:
         text += (
             "\n\n<small>⚠ Not found in the cited passages: check the sources before "
@@ -71,7 +75,7 @@ def answer_messages(answer: Answer) -> list[dict]:
         messages.append(
             {
                 "role": "assistant",
-                "content": sources_markdown(answer.sources),
+                "content": sources_markdown(answer.sources, answer.evidence),
                 "metadata": {
                     "title": f"Sources ({n}): {files}"[:160],
                     "status": "done",  # folded: the title lists the files, a click shows passages

@@ -31,31 +31,57 @@ def safe_answer(text: str) -> str:
 PASSAGE_CHARS = 900
 
 
-def sources_markdown(sources: list[Source]) -> str:
+def sources_markdown(sources: list[Source], evidence: dict | None = None) -> str:
+    """The numbered passages; `evidence` {source index: spans} is highlighted in them."""
     parts = []
     for n, s in enumerate(sources, start=1):
         where = escape_markdown(s.where)
-        parts.append(f"**[{n}] {where}** · {why_picked(s)}\n\n> {passage_markdown(s)}")
+        shown = passage_markdown(s, (evidence or {}).get(n - 1))
+        parts.append(f"**[{n}] {where}** · {why_picked(s)}\n\n> {shown}")
     return "\n\n".join(parts)
 
 
-def passage_markdown(source: Source) -> str:
+def passage_markdown(source: Source, evidence: list | None = None) -> str:
     """The passage as the model read it. A source widened with the text around its matched
-    chunk (small-to-big) shows the matched part in bold, and a long one is cut around it."""
-    if not source.spans or _union(source.spans, source.text) == [(0, len(source.text))]:
-        passage = escape_markdown(" ".join(source.text.split()))
+    chunk (small-to-big) shows the matched part in bold; the sentences supporting the
+    answer (`evidence`, offsets in its text) are highlighted; a long passage is cut around
+    the evidence, else around the matched part."""
+    text = source.text
+    bold = _union(source.spans, text) if source.spans else []
+    if bold == [(0, len(text))]:
+        bold = []
+    marks = _union(evidence or [], text)
+    if not bold and not marks:
+        passage = escape_markdown(" ".join(text.split()))
         return passage[:PASSAGE_CHARS] + " …" if len(passage) > PASSAGE_CHARS else passage
-    from webapp.retrieval.window import narrow
+    from webapp.retrieval.window import around
 
-    shown = narrow(source, PASSAGE_CHARS)
-    text, out, at = shown.text, [], 0
-    for start, end in _union(shown.spans, text):
-        out += [_plain(text[at:start]), _bold(text[start:end])]
-        at = end
-    out.append(_plain(text[at:]))
+    focus = marks or bold
+    start, end = around(focus[0][0], focus[-1][1], len(text), PASSAGE_CHARS)
+    cuts = sorted({start, end, *(x for span in bold + marks for x in span if start < x < end)})
+    out = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        piece = text[a:b]
+        styled = _bold(piece) if any(s <= a and b <= e for s, e in bold) else _plain(piece)
+        if any(s <= a and b <= e for s, e in marks) and piece.strip():
+            styled = f"<mark>{styled.strip()}</mark>"
+            styled = (" " if piece[:1].isspace() else "") + styled
+            styled += " " if piece[-1:].isspace() else ""
+        out.append(styled)
     passage = "".join(out).strip()
-    cut_before, cut_after = not source.text.startswith(text), not source.text.endswith(text)
-    return ("… " if cut_before else "") + passage + (" …" if cut_after else "")
+    return ("… " if start > 0 else "") + passage + (" …" if end < len(text) else "")
+
+
+def evidence_line(answer_sources: list[Source], evidence: dict) -> str:
+    """The first supporting sentence, quoted under the answer with its source number."""
+    for index, spans in sorted((evidence or {}).items()):
+        if spans and index < len(answer_sources):
+            start, end = spans[0]
+            sentence = " ".join(answer_sources[index].text[start:end].split())
+            if len(sentence) > 300:
+                sentence = sentence[:300].rsplit(" ", 1)[0] + " …"
+            return f"[{index + 1}] “{escape_markdown(sentence)}”"
+    return ""
 
 
 def _union(spans, text: str) -> list[tuple[int, int]]:
