@@ -14,4 +14,5 @@ SOURCE_KEYS = {
     "fused_rank",
     "rerank_score",
     "matched_spans",
+    "evidence",
 }

@@ -111,7 +111,7 @@ def test_list_documents_describes_what_is_stored(client, corpus, uploaded):
 
 def test_chat_answers_from_the_document_and_names_it(client, uploaded):
     reply = ask(client, TOWER)
-    assert set(reply) == {"answer", "sources", "rag", "adapter", "grounded"}
+    assert set(reply) == {"answer", "sources", "rag", "adapter", "model", "reader", "grounded"}
     assert reply["grounded"] is True
     assert reply["rag"] is True
     assert "412" in reply["answer"]

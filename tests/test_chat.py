@@ -34,7 +34,7 @@ def test_answer_contains_the_fact_and_cites_its_file(indexed):
     assert "[1]" in answer.answer
     assert answer.sources[0].file == "tower.md" and answer.sources[0].score > 0.5
     data = answer.as_dict()
-    assert set(data) == {"answer", "sources", "rag", "adapter", "grounded"}
+    assert set(data) == {"answer", "sources", "rag", "adapter", "model", "reader", "grounded"}
     assert data["grounded"] is True
     assert set(data["sources"][0]) == SOURCE_KEYS
 

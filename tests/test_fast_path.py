@@ -101,3 +101,38 @@ def test_drafting_still_streams_and_samples(fast):
     stop = threading.Event()
     text = "".join(fast.stream(messages, GenerationOptions(40, temperature=0.8), stop=stop))
     assert text.strip()
+
+
+def test_a_lora_adapter_on_the_fast_copy_answers_as_peft_on_fp32(fast, tmp_path):
+    """The shipped reader runs on the fast copy (LoraDecode): its logits match PEFT's fp32
+    model with the same adapter, and switching it off gives the base model back."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    from webapp.models.quantize import activate_lora, attach_lora
+
+    torch.manual_seed(0)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    peft = get_peft_model(copy.deepcopy(fast.model), config, adapter_name="default")
+    for name, p in peft.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.05)  # a trained-looking adapter, not B = 0
+    peft.save_pretrained(tmp_path)
+    inputs = fast._encode(PROMPTS[1])
+    with torch.inference_mode():
+        expected = peft(**inputs).logits[0, -1]
+        base = fast.fast_model(**inputs).logits[0, -1]
+        layers = attach_lora(fast.fast_model, "probe", tmp_path)
+        activate_lora(fast.fast_model, "probe")
+        try:
+            got = fast.fast_model(**inputs).logits[0, -1]
+        finally:
+            activate_lora(fast.fast_model, None)
+        again = fast.fast_model(**inputs).logits[0, -1]
+    assert layers == 2 * fast.model.config.num_hidden_layers
+    assert int(got.argmax()) == int(expected.argmax())
+    top = expected.topk(10).indices  # the fast head scores its 64 best tokens only
+    off = (base[top] - expected[top]).abs().max()
+    assert (got[top] - expected[top]).abs().max() < off / 4  # the update is there
+    assert torch.equal(again, base)  # off again: the base model's answers, exactly

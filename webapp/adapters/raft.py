@@ -79,8 +79,11 @@ def shipped(settings):
         return None
     folder = ASSET if choice.lower() == "shipped" else Path(choice).expanduser()
     if not (folder / METADATA).is_file() or not (folder / "adapter_model.safetensors").is_file():
-        logging.getLogger(__name__).warning(
-            "no reader adapter at %s: answers come from the base model", folder
+        # The shipped one is absent until `make reader` has built it; a folder the operator
+        # named that holds no reader is worth a warning.
+        level = logging.INFO if folder == ASSET else logging.WARNING
+        logging.getLogger(__name__).log(
+            level, "no reader adapter at %s: answers come from the base model", folder
         )
         return None
     metadata = json.loads((folder / METADATA).read_text())
