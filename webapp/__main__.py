@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation", type=float, help="share of rows held out (0-0.5)")
 
     rebuild = sub.add_parser(
-        "reader", help="rebuild the shipped reader from public text (RAFT, about 30 min)"
+        "reader", help="rebuild the shipped reader from public text (RAFT; long on a CPU)"
     )
     rebuild.add_argument("--rows", type=int, default=3000, help="training rows (default 3000)")
     rebuild.add_argument("--abstracts", type=int, default=3000, help="SciFact abstracts used")

@@ -89,18 +89,8 @@ def best_span(answer: str, passage: str) -> tuple[int, int, float] | None:
     return start, end, score
 
 
-def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
-    """The sentence of `text` holding [start, end), without its surrounding white space."""
-    for m in SENTENCE.finditer(text):
-        if m.start() <= start < max(m.end(), m.start() + 1):
-            s, e = m.start(), max(m.end(), end)
-            while s < e and text[s].isspace():
-                s += 1
-            return s, e
-    return start, end
-
-
 def _sentences(text: str) -> list[tuple[int, int]]:
+    """The sentences of `text` as (start, end), without their leading white space."""
     spans = []
     for m in SENTENCE.finditer(text):
         s, e = m.start(), m.end()
@@ -109,6 +99,14 @@ def _sentences(text: str) -> list[tuple[int, int]]:
         if e > s:
             spans.append((s, e))
     return spans
+
+
+def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence of `text` holding [start, end) (to `end` at least)."""
+    for s, e in _sentences(text):
+        if s <= start < e:
+            return s, max(e, end)
+    return start, end
 
 
 def snap(answer: str, sources: list[str]) -> Snapped:
@@ -120,13 +118,13 @@ def snap(answer: str, sources: list[str]) -> Snapped:
     # sentence" answers are never rewritten, only given evidence).
     short = size <= 4 or (size <= MAX_SNAP_WORDS and not body.rstrip().endswith((".", "!", "?")))
     if short and body:
-        found = _snap_short(answer, body, cited, sources)
+        found = _snap_short(body, cited, sources)
         if found is not None:
             return found
     return Snapped(answer, _sentence_evidence(answer, sources))
 
 
-def _snap_short(answer: str, body: str, cited: list[int], sources: list[str]) -> Snapped | None:
+def _snap_short(body: str, cited: list[int], sources: list[str]) -> Snapped | None:
     candidates = cited or list(range(1, len(sources) + 1))
     best = None
     for n in candidates:
@@ -146,7 +144,7 @@ def _snap_short(answer: str, body: str, cited: list[int], sources: list[str]) ->
     marker = "".join(f" [{c}]" for c in (cited or [n]))
     text = " ".join(exact.split())
     text = text[:1].upper() + text[1:]
-    return Snapped(f"{text}{marker}", evidence, snapped=text != MARKER.sub("", answer).strip())
+    return Snapped(f"{text}{marker}", evidence, snapped=text != body)
 
 
 def _sentence_evidence(answer: str, sources: list[str]) -> dict[int, list[tuple[int, int]]]:

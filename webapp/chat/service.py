@@ -9,6 +9,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from webapp.chat import citations, evidence, grounding, prompts
 from webapp.errors import InvalidOption, StoreUnavailable
@@ -32,7 +33,7 @@ class ChatOptions:
     file_types: tuple[str, ...] = ()  # search only these kinds: pdf, docx, text, markdown, ...
     # The shipped reader: auto (fact questions with RAG), off (the base model), on (always,
     # even without RAG: the "reader alone" of an evaluation).
-    reader: str = "auto"
+    reader: Literal["auto", "off", "on"] = "auto"
 
     @property
     def scope(self) -> Scope:
@@ -288,4 +289,5 @@ class ChatService:
     @staticmethod
     def _final(answer: Answer, text: str) -> Iterator[Answer]:
         answer.answer, answer.done = text, True
+        answer.reader = False  # a message of the app's, not the reader's answer
         yield answer

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from webapp.chat import citations, grounding, prompts
 from webapp.chat.service import ChatOptions
@@ -53,7 +54,9 @@ class EvalCancelled(TrainingCancelled):
 class EvalConfig:
     adapter: str | None
     rag: bool
-    reader: str = "auto"  # the shipped reader: auto (as the chat), off, on (even without RAG)
+    reader: Literal["auto", "off", "on"] = (
+        "auto"  # the shipped reader: auto (as the chat), off, on (even without RAG)
+    )
 
     @property
     def name(self) -> str:
@@ -84,7 +87,7 @@ class EvalConfig:
             return cls(None, False)
         if low in ("rag", "base+rag"):
             return cls(None, True)
-        if low in ("plain+rag", "rag:plain", "norag-reader"):
+        if low == "plain+rag":
             return cls(None, True, "off")
         if low in ("reader", "reader+rag"):
             return cls(None, low == "reader+rag", "on")
