@@ -182,8 +182,32 @@ def test_a_rerankers_score_is_shown_beside_the_fused_rank():
 def test_keyword_match_counts_the_questions_content_words():
     text = "The current chair of the board is Jonas Ekberg."
     assert keyword_match("Who is the chair of the board?", text) == 1.0
-    assert keyword_match("Who chairs the cooperative?", text) == 0.0
-    assert keyword_match("Who chairs the board?", text) == 0.5
+    assert keyword_match("Who chairs the cooperative?", text) == 0.5  # chairs -> chair
+    assert keyword_match("Who leads the cooperative?", text) == 0.0
+    # Chinese: words, not the whole clause between two punctuation marks.
+    zh = "董事会现任主席是约纳斯·埃克贝里。"
+    assert keyword_match("董事会主席是谁？", zh) == 1.0
+    assert keyword_match("合作社的主席是谁？", zh) == 0.5
+
+
+# Under the old tokenizer (\w\w+ runs) each Chinese clause was one "word": the question
+# "低秩适配是哪一年提出的？" shared none with the passage below, and BM25 found nothing.
+CHINESE = {
+    "lora.md": "低秩适配（LoRA）于2021年由微软的研究人员提出，只训练少量参数。",
+    "rag.md": "检索增强生成先从文档中检索段落，再让模型依据这些段落回答问题。",
+    "mixed.md": "The ferry leaves at noon. 渡轮中午出发。",
+}
+
+
+def test_chinese_questions_find_chinese_passages_by_their_words(settings, tmp_path):
+    search = Search(settings.storage_dir, settings)
+    search.add("local", tmp_path / "docs", CHINESE)
+    assert search.files("local", "低秩适配是哪一年提出的？", "bm25")[0] == "lora.md"
+    assert search.files("local", "模型怎样依据检索到的段落回答？", "bm25")[0] == "rag.md"
+    # Mixed text: each language by its own path, in one index.
+    assert search.files("local", "When does the ferry leave?", "bm25") == ["mixed.md"]
+    assert search.files("local", "渡轮什么时候出发", "bm25") == ["mixed.md"]
+    assert search.files("local", "LoRA", "bm25") == ["lora.md"]
 
 
 @pytest.mark.slow

@@ -65,3 +65,55 @@ def run(services, questions: int = 100, per_document: int = 4, epochs: int = 2, 
         "questions": len(items),
         "epochs": epochs,
     }
+
+
+def shipped_curve(
+    services, folders: dict[str, Path], questions: int = 100, seed: int = 0, log=print
+):
+    """The shipped reader on XQuAD, which it never trained on (adapters.raft trains on SciFact
+    and the R manuals): base + RAG without the reader, then, for each reader folder (the
+    checkpoints of one training run: "rows trained" -> folder), every question answered by
+    that reader ("reader+rag") and as the chat routes them ("rag": fact questions only).
+
+    Returns {"questions": n, "seconds": s, "configs": [{"name", "rows", "contains", "f1",
+    "exact_match", "citation_correct", ...}]}."""
+    from webapp.adapters import raft
+    from webapp.bench import common
+    from webapp.evaluation import runner, squad
+
+    paragraphs = squad.load(XQUAD)
+    items = squad.sample_questions(paragraphs, questions, seed=seed)
+    common.generator(services)  # the fast copy, which the reader answers from, is ready
+    started = time.perf_counter()
+    out = []
+    with common.throwaway(services) as bench:
+        for path in squad.write_documents(paragraphs, Path(bench.settings.storage_dir) / "xquad"):
+            bench.knowledge.ingest(common.OWNER, path, path.name)
+        top_k = bench.settings.top_k
+
+        def ask(spec: str, label: str, rows: int | None) -> None:
+            run = runner.run(
+                bench.chat, common.OWNER, items, runner.EvalConfig.parse_list(spec), top_k=top_k
+            )
+            for summary in run["configs"]:
+                out.append({**summary, "rows": rows, "reader_label": label})
+                log(
+                    f"{label:>14} {summary['name']:<11} contains {summary['contains']:.3f}  "
+                    f"F1 {summary['f1']:.3f}  EM {summary.get('exact_match', 0):.3f}  "
+                    f"({run['seconds']:.0f} s)"
+                )
+
+        ask("plain+rag", "no reader", 0)
+        for label, folder in folders.items():
+            settings = bench.settings.model_copy(update={"reader": str(folder)})
+            bench.chat.reader = raft.shipped(settings)
+            if bench.chat.reader is None:
+                raise FileNotFoundError(f"no reader for {settings.llm_model} at {folder}")
+            meta = bench.chat.reader.metadata
+            rows = meta.get("rows_trained") or (meta.get("dataset") or {}).get("rows")
+            ask("reader+rag,rag", label, rows)
+    return {
+        "questions": len(items),
+        "seconds": round(time.perf_counter() - started, 1),
+        "configs": out,
+    }

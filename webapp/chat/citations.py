@@ -9,19 +9,11 @@ from __future__ import annotations
 
 import re
 
-WORD = re.compile(r"[^\W_]+", re.UNICODE)
+from webapp.text import SENTENCE_END, STOPWORDS, content_words, sentences
+
 MARKER = re.compile(r"\[(\d{1,2})\]")
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-STOPWORDS = frozenset(
-    "a an the and or but of to in on at by for with from as is are was were be been it its "
-    "this that these those there here what which who whom when where why how do does did "
-    "not no yes i you he she they we his her their our your my me him them us so if then".split()
-)
 MIN_SUPPORT = 0.6
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in (m.group(0).lower() for m in WORD.finditer(text)) if w not in STOPWORDS}
+__all__ = ["MARKER", "SENTENCE_END", "STOPWORDS", "content_words", "sentences"]
 
 
 def cited_numbers(answer: str, n_sources: int) -> list[int]:
@@ -39,7 +31,7 @@ def add_missing_citations(answer: str, source_texts: list[str]) -> str:
         return answer
     vocab = [content_words(t) for t in source_texts]
     out = []
-    for sentence in SENTENCE_END.split(answer.strip()):
+    for sentence in sentences(answer):
         words = content_words(sentence)
         best, support = None, 0.0
         for number, source_words in enumerate(vocab, start=1):
@@ -49,11 +41,19 @@ def add_missing_citations(answer: str, source_texts: list[str]) -> str:
         if best is not None and support >= MIN_SUPPORT:
             sentence = _mark(sentence, best)
         out.append(sentence)
-    return " ".join(out)
+    return _join(out)
+
+
+def _join(parts: list[str]) -> str:
+    """Sentences joined again: with a space, but none after a Chinese sentence end."""
+    out = ""
+    for part in parts:
+        out += part if not out or out[-1] in "。！？”」』）" else " " + part
+    return out
 
 
 def _mark(sentence: str, number: int) -> str:
     stripped = sentence.rstrip()
-    if stripped and stripped[-1] in ".!?":
+    if stripped and stripped[-1] in ".!?。！？":
         return f"{stripped[:-1]} [{number}]{stripped[-1]}"
     return f"{stripped} [{number}]"

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from webapp.chat.citations import MARKER, SENTENCE_END, STOPWORDS, cited_numbers
+from webapp.chat.citations import MARKER, STOPWORDS, cited_numbers, sentences
 
 SNAP_F1 = 0.6
 MAX_SNAP_WORDS = 12  # longer answers are sentences: evidence only, never rewritten
@@ -150,7 +150,7 @@ def _snap_short(body: str, cited: list[int], sources: list[str]) -> Snapped | No
 def _sentence_evidence(answer: str, sources: list[str]) -> dict[int, list[tuple[int, int]]]:
     """For each answer sentence citing [n], the sentence of source n most like it."""
     evidence: dict[int, list[tuple[int, int]]] = {}
-    for sentence in SENTENCE_END.split(answer.strip()):
+    for sentence in sentences(answer):
         numbers = cited_numbers(sentence, len(sources))
         words = set(tokens(MARKER.sub("", sentence))) - STOPWORDS
         if not words:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from webapp.chat.citations import MARKER, SENTENCE_END, content_words
+from webapp.chat.citations import MARKER, content_words, sentences
 
 MIN_SUPPORT = 0.7
 ABSTAIN = re.compile(
@@ -60,7 +60,7 @@ def check(answer: str, question: str, sources: list[str]) -> Grounding:
     """`sources`: the passage texts the prompt numbered [1], [2]…"""
     asked = _stems(question)
     weakest, unsupported = 1.0, []
-    for sentence in SENTENCE_END.split(answer.strip()):
+    for sentence in sentences(answer):
         cited = [int(n) for n in MARKER.findall(sentence) if 1 <= int(n) <= len(sources)]
         passages = [sources[n - 1] for n in cited] or sources
         claim = MARKER.sub("", sentence)

@@ -31,7 +31,6 @@ embedding, it measured no faster (the two contend for the GIL and the two cores)
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
+from webapp import text
 from webapp.knowledge import base
 from webapp.retrieval.retriever import EVERYTHING, Scope
 
@@ -52,20 +52,6 @@ FULL_CHECK_S = 30.0
 CANDIDATES = 20  # from each list before fusion
 RERANK_CANDIDATES = 20  # fused candidates the cross-encoder reorders
 ID_PAGE = 40_000  # ids alone need no SQL variable per row: pages far larger than base.PAGE
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # bm25s's, as LlamaIndex's BM25Retriever used it
-_TOKEN = re.compile(TOKEN_PATTERN)
-_local = threading.local()
-
-
-def stemmer():
-    """This thread's English stemmer: a PyStemmer instance must not be used by two threads
-    at once."""
-    found = getattr(_local, "stemmer", None)
-    if found is None:
-        import Stemmer
-
-        found = _local.stemmer = Stemmer.Stemmer("english")
-    return found
 
 
 @dataclass(frozen=True)
@@ -97,14 +83,12 @@ class Keywords:
     def search(self, query: str, k: int, scope: Scope = EVERYTHING) -> list[KeywordHit]:
         """The k best chunks holding a word of the query; within a scope, the k best of the
         scope's chunks (ranked among all chunks first, as bm25s orders ties)."""
-        import bm25s
-
         total = len(self.ids)
-        asked = bm25s.tokenize(
-            query, stemmer=stemmer(), token_pattern=TOKEN_PATTERN, show_progress=False
-        )
+        asked = [term for term in text.search_terms(query) if term in self.vocab]
+        if not asked:
+            return []
         found, scores = self.bm25.retrieve(
-            asked, k=total if scope else min(k, total), show_progress=False
+            [asked], k=total if scope else min(k, total), show_progress=False
         )
         found, scores = found[0], scores[0]
         keep = scores > 0
@@ -134,11 +118,11 @@ def _codes(values: list) -> tuple[np.ndarray, dict]:
 
 
 def _read_words(collection, ids: list[str], vocab: dict) -> dict[str, tuple]:
-    """The chunks `ids` from Chroma, tokenized as BM25Retriever tokenized them (the text an
-    embedder sees, English stop words out, stemmed): id -> (word ids, file id, kind). New
-    words join `vocab`. Chunks deleted meanwhile are left out."""
-    import bm25s
-
+    """The chunks `ids` from Chroma, as their search terms (webapp.text.search_terms of the
+    text an embedder sees: English as BM25Retriever tokenized it, Chinese segmented by
+    jieba): id -> (word ids, file id, kind). New words join `vocab`. Chunks deleted
+    meanwhile are left out. Terms are never stored: a change of tokenizer applies to every
+    document, old ones included, when the index is next built (at start)."""
     out = {}
     for start in range(0, len(ids), base.PAGE):
         got = collection.get(ids=ids[start : start + base.PAGE], include=["documents", "metadatas"])
@@ -146,18 +130,9 @@ def _read_words(collection, ids: list[str], vocab: dict) -> dict[str, tuple]:
             metadata_dict_to_node(meta, text=text).get_content(metadata_mode=MetadataMode.EMBED)
             for text, meta in zip(got["documents"], got["metadatas"], strict=True)
         ]
-        words = bm25s.tokenize(
-            texts,
-            stopwords="en",
-            stemmer=stemmer(),
-            token_pattern=TOKEN_PATTERN,
-            show_progress=False,
-        )
-        to_vocab = np.empty(len(words.vocab), dtype=np.int32)
-        for word, local in words.vocab.items():
-            to_vocab[local] = vocab.setdefault(word, len(vocab))
-        for chunk_id, meta, local_ids in zip(got["ids"], got["metadatas"], words.ids, strict=True):
-            tokens = to_vocab[np.asarray(local_ids, dtype=np.int64)]
+        for chunk_id, meta, body in zip(got["ids"], got["metadatas"], texts, strict=True):
+            terms = text.search_terms(body)
+            tokens = np.fromiter((vocab.setdefault(t, len(vocab)) for t in terms), np.int32)
             out[chunk_id] = (tokens, meta.get("file_id"), meta.get("kind"))
     return out
 
@@ -242,12 +217,6 @@ class KeywordIndex:
                 return ids
             offset += ID_PAGE
 
-    @property
-    def stemmer(self):
-        """A stemmer once the index has been built (None before), without a staleness
-        check: counting a large collection's chunks is not free."""
-        return stemmer() if self._keywords is not None else None
-
     def search(
         self, query: str, k: int = CANDIDATES, scope: Scope = EVERYTHING
     ) -> list[KeywordHit]:
@@ -256,16 +225,11 @@ class KeywordIndex:
         return keywords.search(query, k, scope) if keywords is not None else []
 
 
-def keyword_match(query: str, text: str, stem=None) -> float:
-    """Share of the query's distinct content words that occur in the text (stemmed)."""
-    from webapp.chat.citations import STOPWORDS
-
-    def words(s: str) -> set[str]:
-        found = {w.lower() for w in _TOKEN.findall(s)} - STOPWORDS
-        return {stem(w) for w in found} if stem else found
-
-    asked = words(query)
-    return len(asked & words(text)) / len(asked) if asked else 0.0
+def keyword_match(query: str, passage: str) -> float:
+    """Share of the query's distinct content words that occur in the passage (stemmed;
+    Chinese as jieba's words, so a Chinese question is not one "word")."""
+    asked = text.key_words(query)
+    return len(asked & text.key_words(passage)) / len(asked) if asked else 0.0
 
 
 def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
@@ -355,8 +319,6 @@ class HybridRetriever(BaseRetriever):
         dense_rank = {chunk_id: n for n, (chunk_id, _) in enumerate(dense, start=1)}
         fused_rank = {node_id: n for n, node_id in enumerate(fused, start=1)}
         kw = {h.node_id: h for h in keyword}
-        stemmer = self.keywords.stemmer
-        stem = stemmer.stemWord if stemmer is not None else None
         results = []
         for rank, node in enumerate(chosen, start=1):
             node_id, hit = node.node_id, kw.get(node.node_id)
@@ -365,7 +327,7 @@ class HybridRetriever(BaseRetriever):
                 "dense_rank": dense_rank.get(node_id),
                 "keyword": round(hit.score, 3) if hit else 0.0,
                 "keyword_rank": hit.rank if hit else None,
-                "match": round(keyword_match(query, node.get_content(), stem), 3),
+                "match": round(keyword_match(query, node.get_content()), 3),
                 "fused_rank": fused_rank[node_id],
                 "rank": rank,
                 "mode": self.mode,

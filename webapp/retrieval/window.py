@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from webapp.retrieval.retriever import Source
 
 MIN_OVERLAP = 8  # characters; a shorter repeat is not worth looking for without offsets
-SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+|\n\s*")
+SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+|[。！？][”」』）)]*|\n\s*")
 
 
 def reach(tokens: int, chunk_size: int, overlap: int) -> int:
