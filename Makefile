@@ -29,6 +29,10 @@ chromium:
 		echo "Installing Debian's chromium for the browser test"; \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null); }
+	@dpkg -s fonts-noto-cjk >/dev/null 2>&1 || { \
+		echo "Installing Debian's CJK fonts for the browser test (Chinese text)"; \
+		(apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq fonts-noto-cjk >/dev/null); }
 
 test: $(TEST_STAMP) chromium
 	$(PY) -m ruff check webapp tests

@@ -253,3 +253,54 @@ def test_delete_a_document_from_the_list(app_page, tmp_path):
     expect(rows.filter(has_text="velmora-canal.txt")).to_have_count(0)
 
     assert_offline(page)
+
+
+# Draws two different ideographs in the font the chat uses: a missing font draws both as
+# the same empty box (tofu), a real one draws two different glyphs, neither blank.
+GLYPHS_DIFFER = """
+(selector) => {
+  const el = document.querySelector(selector);
+  const family = getComputedStyle(el).fontFamily;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 48;
+  const ctx = canvas.getContext('2d');
+  const draw = (ch) => {
+    ctx.clearRect(0, 0, 48, 48);
+    ctx.font = `40px ${family}`;
+    ctx.fillText(ch, 2, 40);
+    return Array.from(ctx.getImageData(0, 0, 48, 48).data).join(',');
+  };
+  const blank = draw(' ');
+  const a = draw('秩'), b = draw('适');
+  return { family, distinct: a !== b, inked: a !== blank && b !== blank };
+}
+"""
+
+
+def test_chinese_document_and_question_render_and_find_the_passage(app_page, tmp_path):
+    page = app_page
+    doc = tmp_path / "低秩适配.md"
+    doc.write_text(
+        "# 低秩适配\n\n低秩适配（LoRA）于2021年由微软的研究人员提出。它冻结原模型的权重，"
+        "只训练插入的低秩矩阵，因此需要训练的参数很少。\n",
+        encoding="utf-8",
+    )
+    other = tmp_path / "ferry.txt"
+    other.write_text("The ferry to the island leaves at noon every day.\n", encoding="utf-8")
+    open_tab(page, "Knowledge base")
+    upload(page, doc, other)
+    results = page.locator("#upload-results [role=row]")
+    expect(results.filter(has_text="低秩适配.md")).to_contain_text(
+        "indexed", timeout=ANSWER_TIMEOUT
+    )
+    open_tab(page, "Chat")
+    page.locator("#question textarea").fill("低秩适配是哪一年提出的？")
+    page.locator("#send").click()
+    expect(page.locator("#send")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    sources = page.locator(SOURCES).last
+    expect(sources).to_contain_text("低秩适配.md", timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#chatbot")).to_contain_text("低秩适配是哪一年提出的？")
+    glyphs = page.evaluate(GLYPHS_DIFFER, "#chatbot")
+    assert glyphs["distinct"] and glyphs["inked"], f"Chinese shows as empty boxes: {glyphs}"
+    screenshot(page, "browser-chinese.png")
+    assert_offline(page)

@@ -45,3 +45,9 @@ def test_no_sources_no_markers():
 )
 def test_answer_preamble_is_dropped(raw, clean):
     assert strip_preamble(raw) == clean
+
+
+def test_chinese_sentences_get_their_source_without_spaces():
+    sources = ["渡轮每天中午出发。", "低秩适配（LoRA）于2021年由微软的研究人员提出。"]
+    answer = add_missing_citations("低秩适配由微软的研究人员提出。渡轮中午出发。", sources)
+    assert answer == "低秩适配由微软的研究人员提出 [2]。渡轮中午出发 [1]。"

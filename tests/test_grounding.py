@@ -47,3 +47,18 @@ def test_declining_is_recognised_and_restating_the_question_is_not_a_claim():
     assert is_abstention("The sources do not mention a Wi-Fi password.")
     assert not is_abstention("Skarvik Light is 42 metres tall.")
     assert check("Skarvik Light?", "How tall is Skarvik Light?", SOURCES).grounded
+
+
+ZH_SOURCES = ["低秩适配（LoRA）于2021年由微软的研究人员提出。它只训练插入的低秩矩阵。"]
+
+
+def test_chinese_answers_are_checked_by_their_words():
+    asked = "低秩适配是哪一年提出的？"
+    assert check("低秩适配于2021年由微软提出 [1]。", asked, ZH_SOURCES).grounded
+    invented = check("低秩适配于2019年提出 [1]。", asked, ZH_SOURCES)  # a number in no source
+    assert not invented.grounded and invented.unsupported
+    assert not check("它由谷歌的工程师发明 [1]。", "谁提出了低秩适配？", ZH_SOURCES).grounded
+    # Two Chinese sentences without a space between them are two sentences.
+    two = check("低秩适配由微软提出 [1]。它训练全部权重。", asked, ZH_SOURCES)
+    assert two.unsupported == ["它训练全部权重。"]
+    assert is_abstention("资料中没有提到这一点。")

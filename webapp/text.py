@@ -64,10 +64,11 @@ def has_cjk(text: str) -> bool:
 
 
 def is_chinese(text: str) -> bool:
-    """More ideographs than Latin letters: a Chinese text (or question)."""
+    """A Chinese text (or question): at least one ideograph for every two Latin letters
+    ("LoRA 是什么？" is Chinese)."""
     ideographs = sum(len(m) for m in _CJK_RUN.findall(text))
     letters = sum(1 for c in text if c.isascii() and c.isalpha())
-    return ideographs > 0 and ideographs >= letters
+    return ideographs > 0 and 2 * ideographs >= letters
 
 
 def _parts(text: str):

@@ -21,7 +21,8 @@ ABSTAIN = re.compile(
     r"(could ?n[o']t|cannot|can't|unable to) (find|answer|tell)|"
     r"(do|does|did) ?n[o']t (contain|mention|say|provide|include|state)|"
     r"\bno (information|mention|answer)\b|not (mentioned|stated|provided|given)|"
-    r"i (do not|don't) know|knowledge base is empty",
+    r"i (do not|don't) know|knowledge base is empty|"
+    r"没有找到|未找到|找不到|没有提到|未提及|没有提及|无法回答|不知道|知识库是空的",
     re.I,
 )
 UNGROUNDED = (

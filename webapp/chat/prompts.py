@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from webapp.chat.grounding import UNGROUNDED
 from webapp.retrieval import window
 from webapp.retrieval.retriever import Source
 
@@ -42,6 +43,24 @@ EMPTY_KB = (
     "Your knowledge base is empty. Upload documents in the Knowledge base tab, or turn off "
     "“Use my documents” to chat with the model alone."
 )
+
+# The same in Chinese: a Chinese question gets its answer and the app's messages in Chinese.
+ZH = {
+    ANSWER_REQUEST: "请根据资料，用中文一句话回答。",
+    SHORT_REQUEST: "请根据资料，用中文简短回答。",
+    NOT_FOUND: "在你的文档中没有找到相关内容。请换个说法，上传涵盖该内容的文档，"
+    "或关闭“使用我的文档”直接询问模型。",
+    NOT_FOUND_IN_SCOPE: "在你选择搜索的文档中没有找到相关内容。请搜索全部文档（清除“仅搜索”）或换个说法。",
+    UNGROUNDED: "在你的文档中没有找到依据：模型的回答没有得到所给段落的支持。下面列出了最接近的段落。",
+    EMPTY_KB: "你的知识库是空的。请在“知识库”页上传文档，或关闭“使用我的文档”直接与模型对话。",
+}
+
+
+def in_language(message: str, question: str) -> str:
+    """`message` (a request or a message of the app's) in the question's language."""
+    from webapp.text import is_chinese
+
+    return ZH.get(message, message) if is_chinese(question) else message
 
 
 FACT = re.compile(

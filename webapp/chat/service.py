@@ -178,22 +178,24 @@ class ChatService:
         budget = self._prompt_budget(options.max_new_tokens)
         if options.use_rag:
             if self.knowledge.count_chunks(owner) == 0:
-                yield from self._final(answer, prompts.EMPTY_KB)
+                yield from self._final(answer, prompts.in_language(prompts.EMPTY_KB, question))
                 return
             answer.search_query, previous = self.condense(history, question)
             found = self.retrieve(owner, answer.search_query, options.top_k, options.scope)
             if not found:
                 text = prompts.NOT_FOUND_IN_SCOPE if options.scope else prompts.NOT_FOUND
-                yield from self._final(answer, text)
+                yield from self._final(answer, prompts.in_language(text, question))
                 return
             found = self.widen(owner, found)
             short = options.short or answer.reader
             request = prompts.SHORT_REQUEST if short else prompts.ANSWER_REQUEST
+            request = prompts.in_language(request, question)
             messages, answer.sources = prompts.rag_messages(
                 question, found, self.generator, budget, previous=previous, request=request
             )
         else:
             request = prompts.SHORT_REQUEST if options.short or answer.reader else None
+            request = prompts.in_language(request, question) if request else None
             messages = prompts.plain_messages(question, history, self.generator, budget, request)
         yield answer
         for piece in self.generator.stream(messages, gen_options, stop, adapter=adapter):
@@ -209,7 +211,7 @@ class ChatService:
                 check = grounding.check(answer.answer, question, texts)
                 answer.grounded = check.grounded
                 if not check.grounded and self.settings.require_grounding:
-                    answer.answer = grounding.UNGROUNDED
+                    answer.answer = prompts.in_language(grounding.UNGROUNDED, question)
         answer.done = True
         yield answer
 

@@ -28,7 +28,25 @@ def logo_data_uri() -> str:
 
 def theme() -> gr.themes.Theme:
     # System fonts only: the theme's default web font would make every browser call out.
-    sans = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif"]
+    # The CJK ones (macOS, Windows, Linux) so Chinese text never falls back to boxes.
+    cjk = [
+        "PingFang SC",
+        "Hiragino Sans GB",
+        "Microsoft YaHei",
+        "Noto Sans CJK SC",
+        "Source Han Sans SC",
+        "WenQuanYi Micro Hei",
+    ]
+    sans = [
+        "ui-sans-serif",
+        "system-ui",
+        "Segoe UI",
+        "Roboto",
+        "Helvetica",
+        "Arial",
+        *cjk,
+        "sans-serif",
+    ]
     mono = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
     return gr.themes.Soft(
         primary_hue="indigo", secondary_hue="sky", neutral_hue="slate", font=sans, font_mono=mono

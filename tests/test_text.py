@@ -1,0 +1,38 @@
+"""Words, search terms and sentences of Chinese, English and mixed text (webapp.text)."""
+
+from webapp import text
+
+
+def test_english_search_terms_are_bm25s_own():
+    import bm25s
+
+    sample = "The runners were running in 1889 and the companies' boards met twice."
+    theirs = bm25s.tokenize(sample, stopwords="en", stemmer=text._stemmer(), show_progress=False)
+    inverse = {i: w for w, i in theirs.vocab.items()}
+    assert text.search_terms(sample) == [inverse[i] for i in theirs.ids[0]]
+
+
+def test_chinese_is_split_into_words_and_mixed_text_takes_both_paths():
+    terms = text.search_terms("LoRA的秩是多少？低秩适配在2021年提出。")
+    assert "lora" in terms and "适配" in terms and "2021" in terms and "提出" in terms
+    assert "的" not in terms  # a Chinese stop word
+    assert "低秩适配在2021年提出" not in terms  # not the whole clause as one word
+    assert text.words("渡轮 ferry 中午出发") == ["渡轮", "ferry", "中午", "出发"]
+
+
+def test_sentences_end_at_chinese_punctuation_without_a_space():
+    said = "他说：“好。”然后走了！真的吗？Yes. It is 3.5 m long. 好"
+    assert text.sentences(said) == [
+        "他说：“好。”",
+        "然后走了！",
+        "真的吗？",
+        "Yes.",
+        "It is 3.5 m long.",
+        "好",
+    ]
+
+
+def test_the_language_of_a_question():
+    assert text.is_chinese("低秩适配是哪一年提出的？")
+    assert text.is_chinese("LoRA 是什么？")
+    assert not text.is_chinese("What is LoRA?") and not text.is_chinese("What is 秩 in LoRA?")
