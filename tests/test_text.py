@@ -36,3 +36,20 @@ def test_the_language_of_a_question():
     assert text.is_chinese("低秩适配是哪一年提出的？")
     assert text.is_chinese("LoRA 是什么？")
     assert not text.is_chinese("What is LoRA?") and not text.is_chinese("What is 秩 in LoRA?")
+
+
+def test_a_loop_at_the_end_of_an_answer_is_cut_to_one_repeat():
+    assert text.trim_loop("Answer: B,B,B,B,B,B,B,B,B,") == "Answer: B,"
+    looping = "The tower is tall [1]. " * 5
+    assert text.trim_loop(looping) == "The tower is tall [1]."
+    assert text.trim_loop("LoRA 是低秩适配。" + "是低秩适配。" * 5) == "LoRA 是低秩适配。"
+    for fine in ("1, 2, 3, 4, 5", "ha ha ha", "It was built in 1999 [1].", "Yes, yes, yes."):
+        assert text.trim_loop(fine) == fine
+
+
+def test_generation_stops_on_a_loop_of_its_own_tokens_only():
+    from webapp.models.generator import is_loop
+
+    assert is_loop([7, 8] * 8) and is_loop([5] * 16)
+    assert not is_loop([5] * 15) and not is_loop(list(range(40)))
+    assert not is_loop([1, 2, 3] * 3)  # three repeats of a short phrase: not yet a loop

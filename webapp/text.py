@@ -155,3 +155,15 @@ def key_words(text: str) -> set[str]:
 def sentences(text: str) -> list[str]:
     """The text's sentences (non-empty, stripped)."""
     return [s.strip() for s in SENTENCE_END.split(text.strip()) if s and s.strip()]
+
+
+_LOOP = re.compile(r"(.{1,80}?)(?:\s*\1){3,}\s*$", re.S)
+
+
+def trim_loop(text: str) -> str:
+    """The text without the repeats of a unit it ends in, repeated four times or more
+    ("B,B,B,B,B," -> "B,"): what a small model's loop leaves. Other text is unchanged."""
+    m = _LOOP.search(text)
+    if m is None or len(m.group(0)) < 12:
+        return text
+    return (text[: m.start()] + m.group(1)).rstrip()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from webapp import text
 from webapp.chat import citations, evidence, grounding, prompts
 from webapp.errors import InvalidOption, StoreUnavailable
 from webapp.models.generator import GenerationOptions
@@ -183,8 +184,8 @@ class ChatService:
             answer.search_query, previous = self.condense(history, question)
             found = self.retrieve(owner, answer.search_query, options.top_k, options.scope)
             if not found:
-                text = prompts.NOT_FOUND_IN_SCOPE if options.scope else prompts.NOT_FOUND
-                yield from self._final(answer, prompts.in_language(text, question))
+                message = prompts.NOT_FOUND_IN_SCOPE if options.scope else prompts.NOT_FOUND
+                yield from self._final(answer, prompts.in_language(message, question))
                 return
             found = self.widen(owner, found)
             short = options.short or answer.reader
@@ -201,7 +202,7 @@ class ChatService:
         for piece in self.generator.stream(messages, gen_options, stop, adapter=adapter):
             answer.answer += piece
             yield answer
-        answer.answer = strip_preamble(answer.answer)
+        answer.answer = text.trim_loop(strip_preamble(answer.answer))
         if answer.sources:
             texts = [s.text for s in answer.sources]
             answer.answer = citations.add_missing_citations(answer.answer, texts)

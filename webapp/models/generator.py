@@ -58,6 +58,40 @@ class _StopOnEvent(StoppingCriteria):
         return self.event.is_set()
 
 
+class _StopOnLoop(StoppingCriteria):
+    """Ends an answer that has fallen into a loop ("B,B,B,B…", one sentence over and over):
+    its last tokens are one unit of at most MAX_PERIOD tokens repeated LOOP_REPEATS times or
+    more, over LOOP_TOKENS tokens at least. Only the answer's own tokens are looked at, so
+    quoting a source (what RAG answers do) is never penalised, unlike a repetition penalty
+    or no_repeat_ngram_size, which count the prompt's tokens too. The loop's repeats are cut
+    from the text afterwards (webapp.text.trim_loop)."""
+
+    def __init__(self, start: int):
+        self.start = start
+
+    def __call__(self, input_ids, scores, **kwargs) -> bool:
+        first = max(self.start, input_ids.shape[1] - MAX_PERIOD * LOOP_REPEATS)
+        return is_loop(input_ids[0, first:].tolist())
+
+
+MAX_PERIOD = 24
+LOOP_REPEATS = 4
+LOOP_TOKENS = 16
+
+
+def is_loop(ids: list[int]) -> bool:
+    """Whether `ids` end in a unit repeated LOOP_REPEATS times, over LOOP_TOKENS or more."""
+    n = len(ids)
+    for period in range(1, MAX_PERIOD + 1):
+        span = max(period * LOOP_REPEATS, LOOP_TOKENS)
+        if span > n:
+            break
+        tail = ids[n - span :]
+        if all(tail[i] == tail[i - period] for i in range(period, span)):
+            return True
+    return False
+
+
 class _ServePending(StoppingCriteria):
     """Called once per decode step on the compute thread: runs the model work queued
     meanwhile (another user's question to embed), so it waits one step, not a whole answer."""
@@ -252,7 +286,9 @@ class Generator(TokenBudget):
             **inputs,
             streamer=streamer,
             max_new_tokens=options.max_new_tokens,
-            stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop), _ServePending()]),
+            stopping_criteria=StoppingCriteriaList(
+                [_StopOnEvent(stop), _StopOnLoop(inputs["input_ids"].shape[1]), _ServePending()]
+            ),
             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         )
         if options.temperature > 0:
