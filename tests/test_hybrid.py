@@ -494,3 +494,24 @@ def test_large_collections_are_read_in_pages(make_services, tmp_path, monkeypatc
         assert [r.node.metadata["file"] for r in retriever.retrieve(f"{word} enclosure")][0] == (
             f"{word}.md"
         )
+
+
+def test_an_english_only_embedder_weighs_less_for_chinese_questions(settings, tmp_path):
+    from webapp.retrieval import hybrid
+
+    search = Search(settings.storage_dir, settings)
+    search.add("local", tmp_path / "docs", CHINESE)
+    retriever = search.retriever("local", 3)
+    assert isinstance(retriever, hybrid.HybridRetriever)
+    english_only = settings.model_copy(update={"embed_languages": "en"})
+    assert not english_only.embedder_reads_chinese
+    retriever.reads_chinese = english_only.embedder_reads_chinese
+    assert retriever.dense_weight("低秩适配是哪一年提出的？") == hybrid.UNREAD_WEIGHT
+    assert retriever.dense_weight("When was LoRA proposed?") == 1.0
+    retriever.reads_chinese = settings.model_copy(
+        update={"embed_languages": "all"}
+    ).embedder_reads_chinese
+    assert retriever.dense_weight("低秩适配是哪一年提出的？") == 1.0
+    # Fusion: a weak list's first place no longer outweighs the strong list's first.
+    fused = rrf([["weak", "strong"], ["strong"]], weights=[hybrid.UNREAD_WEIGHT, 1.0])
+    assert list(fused) == ["strong", "weak"]

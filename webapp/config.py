@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         "serve) that generates instead of the local model; WEBAPP_LLM_MODEL names its model.",
     )
     llm_api_key: str = Field("", description="API key for WEBAPP_LLM_BASE_URL, if it needs one.")
+    embed_languages: Literal["auto", "en", "all"] = Field(
+        "auto",
+        description="The languages the embedder reads: auto (English for the bundled "
+        "all-MiniLM-L6-v2, all for any other model), en, or all. For a Chinese question an "
+        "English-only embedder's list weighs a quarter in the hybrid fusion.",
+    )
     embed_base_url: str = Field(
         "",
         description="An OpenAI-compatible embeddings server (TEI, vLLM, Infinity, Ollama) that "
@@ -201,6 +207,12 @@ class Settings(BaseSettings):
     parse_memory_mb: int = Field(
         1024, ge=64, description="Most memory reading one uploaded file may use."
     )
+
+    @property
+    def embedder_reads_chinese(self) -> bool:
+        if self.embed_languages == "auto":
+            return self.embed_model != BUNDLED_EMBEDDER
+        return self.embed_languages == "all"
 
     @property
     def public(self) -> bool:

@@ -212,6 +212,7 @@ class Services:
             scope=scope,
             reranker=reranker,
             diversity=diversity,
+            reads_chinese=self.settings.embedder_reads_chinese,
         )
 
     @property

@@ -50,6 +50,7 @@ RRF_K = 60
 COUNT_CHECK_S = 1.0
 FULL_CHECK_S = 30.0
 CANDIDATES = 20  # from each list before fusion
+UNREAD_WEIGHT = 0.25  # the dense list's weight for a language the embedder does not read
 RERANK_CANDIDATES = 20  # fused candidates the cross-encoder reorders
 ID_PAGE = 40_000  # ids alone need no SQL variable per row: pages far larger than base.PAGE
 
@@ -232,11 +233,14 @@ def keyword_match(query: str, passage: str) -> float:
     return len(asked & text.key_words(passage)) / len(asked) if asked else 0.0
 
 
-def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+def rrf(
+    rankings: list[list[str]], k: int = RRF_K, weights: list[float] | None = None
+) -> dict[str, float]:
+    """Reciprocal rank fusion: score = Σ weight / (k + rank) over the lists."""
     fused: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, key in enumerate(ranking, start=1):
-            fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
+            fused[key] = fused.get(key, 0.0) + weight / (k + rank)
     return dict(sorted(fused.items(), key=lambda kv: -kv[1]))
 
 
@@ -262,8 +266,10 @@ class HybridRetriever(BaseRetriever):
         scope: Scope = EVERYTHING,
         reranker=None,
         diversity: float = 0.0,
+        reads_chinese: bool = True,
     ):
         super().__init__()
+        self.reads_chinese = reads_chinese
         self.dense, self.keywords, self.embed_model = dense, keywords, embed_model
         self.collection, self.top_k, self.mode = collection, top_k, mode
         self.scope, self.reranker, self.diversity = scope, reranker, diversity
@@ -277,7 +283,10 @@ class HybridRetriever(BaseRetriever):
         embedding = query_bundle.embedding
         dense = self.dense.ranked(embedding) if self.mode != "bm25" else []
         cosine = dict(dense)
-        fused = rrf([[chunk_id for chunk_id, _ in dense], [h.node_id for h in keyword]])
+        fused = rrf(
+            [[chunk_id for chunk_id, _ in dense], [h.node_id for h in keyword]],
+            weights=[self.dense_weight(query), 1.0],
+        )
         rerank: dict[str, float] = {}
         rows: dict[str, tuple] = {}
         if self.reranker is not None:
@@ -298,6 +307,13 @@ class HybridRetriever(BaseRetriever):
                 cosine[i] = float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v) + 1e-12))
         nodes = [rows[i][0] for i in chosen]
         return self._explain(query, nodes, dense, keyword, fused, cosine, rerank)
+
+    def dense_weight(self, query: str) -> float:
+        """The dense list's weight in the fusion: UNREAD_WEIGHT for a Chinese question when
+        the embedder reads no Chinese (the bundled all-MiniLM-L6-v2: on XQuAD-zh its list
+        alone finds the passage in the top 5 for 0.34 of questions, BM25's for 0.99, and
+        equal weights drag the fused list down to 0.90), else 1."""
+        return UNREAD_WEIGHT if not self.reads_chinese and text.is_chinese(query) else 1.0
 
     def _read(self, ids: list[str]) -> dict[str, tuple]:
         """The chunks `ids` from Chroma in one read: id -> (node, vector)."""

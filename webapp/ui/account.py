@@ -8,27 +8,24 @@ import logging
 import os
 
 import gradio as gr
+from gradio.i18n import I18nData
 
 from webapp.errors import WebappError
+from webapp.ui.i18n import filled, i18n
 from webapp.ui.identity import display_name, owner_of
 
 log = logging.getLogger(__name__)
 
 
-def storage_notice(settings) -> str | None:
+def storage_notice(settings) -> I18nData | None:
     """Why a user's documents may not last, in plain words (None when they do)."""
     if settings.auth == "anonymous":
         minutes = settings.anonymous_idle_minutes
-        idle = f"{minutes / 60:g} hours" if minutes >= 120 else f"{minutes:g} minutes"
-        return (
-            "This is your private, temporary workspace: nobody else can see it, and it is "
-            f"deleted with everything in it after {idle} without use."
-        )
+        if minutes >= 120:
+            return filled("notice_workspace_hours", hours=f"{minutes / 60:g}")
+        return filled("notice_workspace_minutes", minutes=f"{minutes:g}")
     if os.environ.get("SPACE_ID") and not str(settings.storage_dir.resolve()).startswith("/data"):
-        return (
-            "This Space has no persistent storage: your documents and adapters are temporary "
-            "and disappear when the Space restarts."
-        )
+        return i18n("notice_space_storage")
     return None
 
 
@@ -41,9 +38,9 @@ def build_account_bar(services) -> tuple:
         if settings.auth == "hf":
             gr.LoginButton(size="sm")
         notice = storage_notice(settings)
-        if notice:
+        if notice is not None:
             gr.HTML(
-                f"<div class='notice'>{html.escape(notice)}</div>",
+                f"<div class='notice'>{notice}</div>",  # our own words: nothing to escape
                 elem_id="storage-notice",
                 padding=False,
             )
@@ -63,17 +60,13 @@ def build_account_bar(services) -> tuple:
 def build_delete_all(services, after) -> gr.Button:
     """A 'Your data' panel: what is kept, and a two-step 'Delete all my data'."""
     settings = services.settings
-    with gr.Accordion("Your data", open=False, elem_id="your-data"):
-        gr.Markdown(
-            "Your documents (and their original files), adapters, question sets and evaluation "
-            "runs are yours alone. Deleting them removes everything at once and cannot be "
-            "undone. Chats are never stored: they live in this browser tab only."
-        )
+    with gr.Accordion(i18n("your_data"), open=False, elem_id="your-data"):
+        gr.Markdown(i18n("your_data_help"))
         with gr.Row():
             wide = dict(scale=0, min_width=230)
-            ask = gr.Button("Delete all my data", variant="stop", **wide)
-            confirm = gr.Button("Yes, delete everything", variant="stop", visible=False, **wide)
-            keep = gr.Button("Keep my data", visible=False, **wide)
+            ask = gr.Button(i18n("delete_all_data"), variant="stop", **wide)
+            confirm = gr.Button(i18n("delete_all_confirm"), variant="stop", visible=False, **wide)
+            keep = gr.Button(i18n("keep_my_data"), visible=False, **wide)
         result = gr.Markdown("")
 
     show = (gr.update(visible=False), gr.update(visible=True), gr.update(visible=True))

@@ -26,6 +26,7 @@ from webapp.adapters.config import DEFAULT_LR, TrainConfig
 from webapp.errors import WebappError
 from webapp.evaluation import builder
 from webapp.ui.chat_tab import always_after, model_selector_update
+from webapp.ui.i18n import EN, i18n
 from webapp.ui.identity import owner_of
 from webapp.ui.render import short_date
 
@@ -33,9 +34,14 @@ POLL_S = 0.5
 EXPORT_PREFIX = "docchat-export-"
 EXPORT_MAX_AGE_S = 3600
 FROM_FILE, FROM_DOCS, FROM_READER = "A file", "My documents", "Reader for my documents"
-METHODS = [("LoRA", "lora"), ("Prompt tuning", "prompt"), ("Prefix tuning", "prefix")]
-METHOD_NAMES = {value: label for label, value in METHODS}
-TARGETS = [("Attention layers", "attention"), ("All linear layers", "all-linear")]
+SOURCES = [
+    (i18n("data_from_file"), FROM_FILE),
+    (i18n("data_from_docs"), FROM_DOCS),
+    (i18n("data_from_reader"), FROM_READER),
+]
+METHODS = ["lora", "prompt", "prefix"]  # labelled i18n("method_<method>")
+METHOD_NAMES = {method: EN[f"method_{method}"] for method in METHODS}  # the table's: English
+TARGETS = [(i18n("target_attention"), "attention"), (i18n("target_all_linear"), "all-linear")]
 DEFAULTS = {name: field.default for name, field in TrainConfig.model_fields.items()}
 ADAPTER_HEADERS = [
     "Name",
@@ -48,29 +54,20 @@ ADAPTER_HEADERS = [
     "Tokens/s",
     "Finished",
 ]
-LABELS = {
-    "name": "Adapter name",
-    "method": "Method",
-    "epochs": "Epochs",
-    "learning_rate": "Learning rate",
-    "rank": "LoRA rank",
-    "alpha": "LoRA alpha",
-    "dropout": "LoRA dropout",
-    "target": "LoRA on",
-    "virtual_tokens": "Virtual tokens",
-    "validation_fraction": "Validation share",
-}
-DATA_HINT = (
-    "A **.jsonl** or **.csv** file, one example per row, with `question`/`answer`, "
-    "`instruction`/`input`/`output` or `messages` (a chat ending with the assistant's "
-    "answer). *My documents* trains on the text of your knowledge base. *Reader for my "
-    "documents* (experimental) teaches the model to find and cite answers in the passages "
-    "the chat retrieves, with questions made from your documents; measure it against the "
-    "base model in the Evaluate tab before relying on it."
-)
-IDLE = (
-    "<div class='train-status idle'><p>Training progress and the loss curve appear here.</p></div>"
-)
+FIELDS = [  # the TrainConfig fields the form sets, labelled i18n("train_<field>")
+    "name",
+    "method",
+    "epochs",
+    "learning_rate",
+    "rank",
+    "alpha",
+    "dropout",
+    "target",
+    "virtual_tokens",
+    "validation_fraction",
+]
+LABELS = {field: EN[f"train_{field}"] for field in FIELDS}  # for error messages: English
+IDLE = "<div class='train-status idle'><p>" + i18n("training_idle") + "</p></div>"
 # Scoped to the status component; colours from the theme, so dark mode stays readable.
 STATUS_CSS = """
 .train-status p { margin: 0 0 8px; font-weight: 500; }
@@ -222,32 +219,36 @@ def fresh_export_dir() -> Path:
 def training_form() -> SimpleNamespace:
     f = SimpleNamespace()
     f.name = gr.Textbox(
-        label="Adapter name",
-        placeholder="e.g. product-facts",
+        label=i18n("train_name"),
+        placeholder=i18n("train_name_placeholder"),
         max_lines=1,
-        info="Letters, digits, - and _ (at most 48).",
+        info=i18n("train_name_info"),
         elem_id="adapter-name",
     )
     f.source = gr.Radio(
-        [FROM_FILE, FROM_DOCS, FROM_READER],
-        value=FROM_FILE,
-        label="Training data",
-        elem_id="data-source",
+        SOURCES, value=FROM_FILE, label=i18n("training_data"), elem_id="data-source"
     )
     f.file = gr.File(
-        label="Training file",
+        label=i18n("training_file"),
         file_types=[".jsonl", ".csv", ".json"],
         type="filepath",
         height=120,
         elem_id="training-file",
     )
-    gr.Markdown(DATA_HINT, elem_classes=["hint"])
-    f.method = gr.Radio(METHODS, value="lora", label="Method", elem_id="method")
-    with gr.Accordion("Hyperparameters", open=False, elem_id="hyperparameters"):
+    gr.Markdown(i18n("training_data_hint"), elem_classes=["hint"])
+    f.method = gr.Radio(
+        [(i18n(f"method_{method}"), method) for method in METHODS],
+        value="lora",
+        label=i18n("train_method"),
+        elem_id="method",
+    )
+    with gr.Accordion(i18n("hyperparameters"), open=False, elem_id="hyperparameters"):
         hyperparameter_fields(f)
     with gr.Row():
-        f.train = gr.Button("Train", variant="primary", elem_id="train")
-        f.cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel-training")
+        f.train = gr.Button(i18n("train_button"), variant="primary", elem_id="train")
+        f.cancel = gr.Button(
+            i18n("cancel_button"), variant="stop", visible=False, elem_id="cancel-training"
+        )
     f.fields = {  # TrainConfig field -> the component that sets it
         "name": f.name,
         "method": f.method,
@@ -267,39 +268,47 @@ def hyperparameter_fields(f: SimpleNamespace) -> None:
     with gr.Row():
         f.epochs = gr.Number(
             DEFAULTS["epochs"],
-            label="Epochs",
+            label=i18n("train_epochs"),
             precision=0,
-            info="Passes over the data (1-100).",
+            info=i18n("train_epochs_info"),
             elem_id="epochs",
         )
         f.lr = gr.Textbox(
-            label="Learning rate",
+            label=i18n("train_learning_rate"),
             placeholder=f"{DEFAULT_LR['lora']:g}",
-            info="Blank: the method's default.",
+            info=i18n("train_learning_rate_info"),
             max_lines=1,
             elem_id="learning-rate",
         )
     with gr.Row(visible=True) as f.lora_row:
-        f.rank = gr.Number(DEFAULTS["rank"], label="LoRA rank", precision=0, min_width=100)
-        f.alpha = gr.Number(DEFAULTS["alpha"], label="LoRA alpha", precision=0, min_width=100)
-        f.dropout = gr.Number(DEFAULTS["dropout"], label="LoRA dropout", step=0.05, min_width=100)
+        f.rank = gr.Number(DEFAULTS["rank"], label=i18n("train_rank"), precision=0, min_width=100)
+        f.alpha = gr.Number(
+            DEFAULTS["alpha"], label=i18n("train_alpha"), precision=0, min_width=100
+        )
+        f.dropout = gr.Number(
+            DEFAULTS["dropout"], label=i18n("train_dropout"), step=0.05, min_width=100
+        )
     f.target = gr.Radio(
-        TARGETS, value=DEFAULTS["target"], label="LoRA on", visible=True, elem_id="lora-target"
+        TARGETS,
+        value=DEFAULTS["target"],
+        label=i18n("train_target"),
+        visible=True,
+        elem_id="lora-target",
     )
     f.virtual_tokens = gr.Number(
         DEFAULTS["virtual_tokens"],
-        label="Virtual tokens",
+        label=i18n("train_virtual_tokens"),
         precision=0,
         visible=False,
-        info="Learned tokens put before every prompt.",
+        info=i18n("train_virtual_tokens_info"),
     )
     f.validation = gr.Slider(
         0.0,
         0.5,
         value=DEFAULTS["validation_fraction"],
         step=0.05,
-        label="Validation share",
-        info="Rows held out to measure validation loss (0: none).",
+        label=i18n("train_validation_fraction"),
+        info=i18n("train_validation_fraction_info"),
     )
 
 
@@ -319,7 +328,7 @@ def progress_panel() -> SimpleNamespace:
         y="loss",
         color="series",
         color_map={"train": "#4f46e5", "validation": "#0ea5e9"},
-        label="Loss",
+        label=i18n("loss_plot"),
         x_title="step",
         y_title="loss",
         color_title="",
@@ -334,20 +343,24 @@ def adapters_panel() -> SimpleNamespace:
     a = SimpleNamespace()
     a.table = gr.Dataframe(
         headers=ADAPTER_HEADERS,
-        label="Your adapters",
+        label=i18n("your_adapters"),
         interactive=False,
         wrap=True,
         elem_id="adapters",
     )
     with gr.Row(equal_height=True):
-        a.picked = gr.Dropdown(label="Adapter", choices=[], scale=4, elem_id="picked-adapter")
-        a.export = gr.Button("Export", scale=1, min_width=100, elem_id="export-adapter")
-        a.delete = gr.Button(
-            "Delete", variant="stop", scale=1, min_width=100, elem_id="delete-adapter"
+        a.picked = gr.Dropdown(
+            label=i18n("adapter_picker"), choices=[], scale=4, elem_id="picked-adapter"
         )
-    a.download = gr.File(label="Exported adapter", visible=False, elem_id="adapter-download")
+        a.export = gr.Button(
+            i18n("export_adapter"), scale=1, min_width=100, elem_id="export-adapter"
+        )
+        a.delete = gr.Button(
+            i18n("delete_button"), variant="stop", scale=1, min_width=100, elem_id="delete-adapter"
+        )
+    a.download = gr.File(label=i18n("exported_adapter"), visible=False, elem_id="adapter-download")
     a.upload = gr.File(
-        label="Import an adapter (.zip exported from DocChat)",
+        label=i18n("import_adapter"),
         file_types=[".zip"],
         type="filepath",
         height=140,

@@ -14,6 +14,7 @@ from webapp.ui.adapters_tab import build_adapters_tab
 from webapp.ui.api import build_api
 from webapp.ui.chat_tab import build_chat_tab
 from webapp.ui.evaluate_tab import build_evaluate_tab
+from webapp.ui.i18n import i18n
 from webapp.ui.knowledge_tab import build_knowledge_tab
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -63,21 +64,20 @@ def build_app(services) -> gr.Blocks:
                 scale=3,
                 padding=False,
                 value=f"<div class='brand'><img src='{logo_data_uri()}' alt=''>"
-                f"<div><h1>{TITLE}</h1><p>Chat with your own documents — private, offline, "
-                "with sources.</p></div></div>",
+                f"<div><h1>{TITLE}</h1><p>{i18n('header_tagline')}</p></div></div>",
             )
             account_fill, account_targets = build_account_bar(services)
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat") as chat_tab:
+            with gr.Tab(i18n("tab_chat"), id="chat") as chat_tab:
                 chat_model, scope_refresh = build_chat_tab(services)
-            with gr.Tab("Knowledge base", id="knowledge"):
+            with gr.Tab(i18n("tab_knowledge"), id="knowledge"):
                 refresh, targets = build_knowledge_tab(services)
-            with gr.Tab("Adapters", id="adapters"):
+            with gr.Tab(i18n("tab_adapters"), id="adapters"):
                 # The tab refreshes the chat's model selector after training, delete, import.
                 adapters_refresh, adapters_inputs, adapters_targets = build_adapters_tab(
                     services, chat_model
                 )
-            with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
+            with gr.Tab(i18n("tab_evaluate"), id="evaluate") as evaluate_tab:
                 eval_refresh, eval_inputs, eval_targets = build_evaluate_tab(services, chat_model)
         scope_fn, scope_inputs, scope_outputs = scope_refresh
         scope = (when_signed_in(scope_fn, 2), scope_inputs, scope_outputs)
@@ -138,6 +138,7 @@ def launch_options(services) -> dict:
         # Locally the owner sees unexpected errors; public visitors see plain messages only.
         show_error=not settings.public,
         footer_links=["api"],
+        i18n=i18n,  # the page in the browser's language (webapp.ui.i18n)
     )
 
 

@@ -15,32 +15,30 @@ import gradio as gr
 
 from webapp.chat.service import LIMITS, Answer, ChatOptions
 from webapp.errors import WebappError
+from webapp.ui.i18n import i18n
 from webapp.ui.identity import owner_of
 from webapp.ui.render import evidence_line, safe_answer, short_date, sources_markdown
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDER = (
-    "### Ask your documents\n"
-    "Upload files in the **Knowledge base** tab, then ask a question here. "
-    "Answers cite their sources as [1], [2]…"
-)
 KIND_LABELS = {
     "pdf": "PDF",
     "docx": "Word",
-    "text": "Text",
+    "text": i18n("kind_text"),
     "markdown": "Markdown",
     "html": "HTML",
     "csv": "CSV",
     "json": "JSON",
 }
-BASE_MODEL = "Base model"  # has a space, so it can never be an adapter's name
+BASE_MODEL = "Base model"  # the selector's value: has a space, so it is never an adapter's name
+BASE_CHOICE = (i18n("base_model"), BASE_MODEL)
 
 
 def model_selector_update(names: list[str], current: str | None) -> dict:
     """Choices for the model selector; keeps the session's pick while it still exists."""
-    choices = [BASE_MODEL, *names]
-    return gr.update(choices=choices, value=current if current in choices else BASE_MODEL)
+    return gr.update(
+        choices=[BASE_CHOICE, *names], value=current if current in names else BASE_MODEL
+    )
 
 
 def adapter_of(choice: str | None) -> str | None:
@@ -93,9 +91,9 @@ def build_chat_tab(services) -> tuple:
     with gr.Row(equal_height=False, elem_id="chat-row"):
         with gr.Column(scale=4):
             chatbot = gr.Chatbot(
-                label="Chat",
+                label=i18n("chatbot_label"),
                 height=560,
-                placeholder=PLACEHOLDER,
+                placeholder=i18n("chat_placeholder"),
                 elem_id="chatbot",
                 buttons=["copy"],
                 feedback_options=None,
@@ -103,67 +101,77 @@ def build_chat_tab(services) -> tuple:
             )
             with gr.Row(elem_id="ask-row"):
                 question = gr.Textbox(
-                    placeholder="Ask a question about your documents…",
+                    placeholder=i18n("question_placeholder"),
                     show_label=False,
                     scale=8,
                     max_lines=6,
                     autofocus=True,
                     elem_id="question",
                 )
-                send = gr.Button("Send", variant="primary", scale=1, min_width=90, elem_id="send")
+                send = gr.Button(
+                    i18n("chat_send"), variant="primary", scale=1, min_width=90, elem_id="send"
+                )
                 stop = gr.Button(
-                    "Stop", variant="stop", scale=1, min_width=90, visible=False, elem_id="stop"
+                    i18n("chat_stop"),
+                    variant="stop",
+                    scale=1,
+                    min_width=90,
+                    visible=False,
+                    elem_id="stop",
                 )
         with gr.Column(scale=1, min_width=260, elem_id="chat-side"):
             model = gr.Dropdown(
-                choices=[BASE_MODEL],
+                choices=[BASE_CHOICE],
                 value=BASE_MODEL,
-                label="Model",
-                info="The base model, or one of your adapters (Adapters tab).",
+                label=i18n("model_picker"),
+                info=i18n("model_picker_info"),
                 elem_id="model-picker",
             )
             use_rag = gr.Checkbox(
                 True,
-                label="Use my documents",
-                info="Off: chat with the model alone, without retrieval.",
+                label=i18n("use_documents"),
+                info=i18n("use_documents_info"),
                 elem_id="use-rag",
             )
             documents = gr.Dropdown(
                 choices=[],
                 value=[],
                 multiselect=True,
-                label="Search only in",
-                info="Empty: all your documents.",
+                label=i18n("search_only_in"),
+                info=i18n("search_only_in_info"),
                 elem_id="search-documents",
             )
             file_types = gr.Dropdown(
                 choices=[],
                 value=[],
                 multiselect=True,
-                label="File types",
-                info="Empty: every type.",
+                label=i18n("search_file_types"),
+                info=i18n("search_file_types_info"),
                 elem_id="search-types",
             )
-            with gr.Accordion("Generation settings", open=False):
+            with gr.Accordion(i18n("generation_settings"), open=False):
                 temperature = gr.Slider(
                     0.0,
                     1.5,
                     value=settings.temperature,
                     step=0.05,
-                    label="Temperature",
-                    info="0 = always the most likely words.",
+                    label=i18n("temperature"),
+                    info=i18n("temperature_info"),
                 )
                 max_new = gr.Slider(
                     16,
                     LIMITS["max_new_tokens"][1],
                     value=settings.max_new_tokens,
                     step=16,
-                    label="Max new tokens",
+                    label=i18n("max_new_tokens"),
                 )
                 top_k = gr.Slider(
-                    *LIMITS["top_k"], value=settings.top_k, step=1, label="Sources per question"
+                    *LIMITS["top_k"],
+                    value=settings.top_k,
+                    step=1,
+                    label=i18n("sources_per_question"),
                 )
-            clear = gr.Button("New chat", variant="secondary")
+            clear = gr.Button(i18n("new_chat"), variant="secondary")
 
     def respond(
         message, shown, history, rag, temp, max_tokens, k, choice, docs, kinds, request: gr.Request

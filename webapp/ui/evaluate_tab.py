@@ -26,18 +26,13 @@ from webapp.evaluation import builder, qasets, runner
 from webapp.evaluation.qasets import COLUMNS, QAItem, QASet
 from webapp.ui.adapters_tab import fresh_export_dir, status_html, status_line
 from webapp.ui.chat_tab import always_after, model_selector_update
+from webapp.ui.i18n import i18n
 from webapp.ui.identity import owner_of
 from webapp.ui.render import escape_markdown
 
 POLL_S = 0.5
-SPLITS = [("All questions", "all"), ("Test split", "test"), ("Training split", "train")]
-IDLE = "<div class='train-status idle'><p>Progress of the evaluation appears here.</p></div>"
-INTRO = (
-    "Which answers best on **your** documents and questions: the model alone, the model with "
-    "your documents (RAG), an adapter you trained, or an adapter with RAG? Upload a question set "
-    "(`.jsonl` or `.csv` with `question`, `answer`, and optionally `source`, `page`, "
-    "`paraphrase`, `answerable`), or build one from your documents and edit it below."
-)
+SPLITS = [(i18n(f"split_{split}"), split) for split in ("all", "test", "train")]
+IDLE = "<div class='train-status idle'><p>" + i18n("eval_idle") + "</p></div>"
 RESULT_HEADERS = [
     "Configuration",
     "Questions",
@@ -186,7 +181,7 @@ def export_files(run: dict) -> tuple[str, str]:
 
 
 def config_choices(adapter_names: list[str]) -> list[tuple[str, str]]:
-    choices = [("Model alone", "base"), ("Model + my documents (RAG)", "rag")]
+    choices = [(i18n("config_base"), "base"), (i18n("config_rag"), "rag")]
     for name in adapter_names:
         choices += [(f"{name}", f"adapter:{name}"), (f"{name} + RAG", f"adapter:{name}+rag")]
     return choices
@@ -206,71 +201,77 @@ def build_evaluate_tab(services, chat_model: gr.Dropdown):
     settings = services.settings
     job_id = gr.State(None)
     current = gr.State(None)  # the run shown (dict)
-    gr.Markdown(INTRO, elem_classes=["hint"])
+    gr.Markdown(i18n("eval_intro"), elem_classes=["hint"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, elem_id="qa-panel"):
-            gr.Markdown("### 1 · Questions")
+            gr.Markdown(i18n("eval_questions_heading"))
             with gr.Row(elem_classes=["bottom-row"]):
                 saved = gr.Dropdown(
-                    label="Saved question sets", choices=[], scale=3, elem_id="saved-sets"
+                    label=i18n("saved_sets"), choices=[], scale=3, elem_id="saved-sets"
                 )
                 delete_set = gr.Button(
-                    "Delete set", variant="stop", size="md", scale=1, min_width=110
+                    i18n("delete_set"), variant="stop", size="md", scale=1, min_width=110
                 )
             with gr.Row(equal_height=True):
                 upload = gr.UploadButton(
-                    "Upload a question set",
+                    i18n("upload_question_set"),
                     file_types=[".jsonl", ".csv", ".json"],
                     elem_id="upload-questions",
                 )
-                build = gr.Button("Build from my documents", elem_id="build-questions")
+                build = gr.Button(i18n("build_questions"), elem_id="build-questions")
             table = gr.Dataframe(
                 value=items_frame([]),
                 headers=COLUMNS,
                 interactive=True,
                 wrap=True,
                 max_height=360,
-                label="Questions (edit freely; answerable: yes/no; split: train/test)",
+                label=i18n("questions_table"),
                 column_widths=["30%", "16%", "14%", "7%", "17%", "8%", "8%"],
                 elem_id="qa-table",
             )
             summary = gr.Markdown("", elem_classes=["hint"], elem_id="qa-summary")
             with gr.Row(elem_classes=["bottom-row"]):
                 set_name = gr.Textbox(
-                    label="Set name",
+                    label=i18n("set_name"),
                     max_lines=1,
                     scale=2,
-                    placeholder="e.g. handbook-questions",
+                    placeholder=i18n("set_name_placeholder"),
                     elem_id="set-name",
                 )
                 split_btn = gr.Button(
-                    "Split by document", size="md", scale=1, min_width=150, elem_id="split-set"
+                    i18n("split_by_document"),
+                    size="md",
+                    scale=1,
+                    min_width=150,
+                    elem_id="split-set",
                 )
-                save = gr.Button("Save", size="md", scale=1, min_width=90, elem_id="save-set")
+                save = gr.Button(
+                    i18n("save_set"), size="md", scale=1, min_width=90, elem_id="save-set"
+                )
             with gr.Row():
-                train_btn = gr.Button(
-                    "Train an adapter on the train split", elem_id="train-on-split"
-                )
-                test_btn = gr.Button("Evaluate on the test split", elem_id="eval-test-split")
+                train_btn = gr.Button(i18n("train_on_split"), elem_id="train-on-split")
+                test_btn = gr.Button(i18n("eval_test_split"), elem_id="eval-test-split")
         with gr.Column(scale=2, elem_id="run-panel"):
-            gr.Markdown("### 2 · Run")
+            gr.Markdown(i18n("eval_run_heading"))
             configs = gr.CheckboxGroup(
                 config_choices([]),
                 value=["base", "rag"],
-                label="Configurations",
-                info="Each question is asked of each configuration.",
+                label=i18n("eval_configs"),
+                info=i18n("eval_configs_info"),
                 elem_id="eval-configs",
             )
-            split = gr.Radio(SPLITS, value="all", label="Questions to ask", elem_id="eval-split")
+            split = gr.Radio(SPLITS, value="all", label=i18n("eval_split"), elem_id="eval-split")
             with gr.Row():
-                run_btn = gr.Button("Run evaluation", variant="primary", elem_id="run-eval")
-                cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel-eval")
+                run_btn = gr.Button(i18n("run_evaluation"), variant="primary", elem_id="run-eval")
+                cancel = gr.Button(
+                    i18n("cancel_button"), variant="stop", visible=False, elem_id="cancel-eval"
+                )
             status = gr.HTML(IDLE, container=True, padding=True, elem_id="eval-status")
-    gr.Markdown("### 3 · Results")
+    gr.Markdown(i18n("eval_results_heading"))
     with gr.Row(elem_classes=["bottom-row"]):
-        runs = gr.Dropdown(label="Saved runs", choices=[], scale=3, elem_id="saved-runs")
+        runs = gr.Dropdown(label=i18n("saved_runs"), choices=[], scale=3, elem_id="saved-runs")
         compare_with = gr.Dropdown(
-            label="Compare with", choices=[], scale=3, elem_id="compare-with"
+            label=i18n("compare_with"), choices=[], scale=3, elem_id="compare-with"
         )
         csv_btn = gr.DownloadButton(
             "CSV", size="md", visible=False, scale=1, min_width=80, elem_id="export-csv"
@@ -282,15 +283,15 @@ def build_evaluate_tab(services, chat_model: gr.Dropdown):
         headers=RESULT_HEADERS,
         interactive=False,
         wrap=True,
-        label="Scores per configuration",
+        label=i18n("scores_table"),
         elem_id="eval-results",
     )
-    plot = gr.Plot(label="Scores", visible=False, elem_id="eval-chart")
+    plot = gr.Plot(label=i18n("scores_chart"), visible=False, elem_id="eval-chart")
     comparison = gr.Dataframe(
         headers=COMPARE_HEADERS,
         interactive=False,
         visible=False,
-        label="Comparison with the other run (change = this run − other run)",
+        label=i18n("comparison_table"),
         elem_id="eval-compare",
     )
     drill = gr.Dataframe(
@@ -298,8 +299,7 @@ def build_evaluate_tab(services, chat_model: gr.Dropdown):
         interactive=False,
         wrap=True,
         max_height=420,
-        label="Per question: ✓ the answer contains the gold answer. Click a row for "
-        "the answers and their sources.",
+        label=i18n("drilldown_table"),
         elem_id="eval-drilldown",
     )
     detail = gr.Markdown("", elem_id="eval-detail")

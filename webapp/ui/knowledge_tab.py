@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from webapp.errors import StoreUnavailable, WebappError
+from webapp.ui.i18n import filled, i18n
 from webapp.ui.identity import owner_of
 from webapp.ui.render import escape_markdown, human_bytes, short_date
 
@@ -54,21 +55,19 @@ def build_knowledge_tab(services) -> tuple:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             files = gr.File(
-                label="Add documents",
+                label=i18n("add_documents"),
                 file_count="multiple",
                 type="filepath",
                 elem_id="upload",
                 height=180,
             )
             gr.Markdown(
-                f"PDF, DOCX, TXT, Markdown, HTML, CSV or JSON · up to {settings.max_upload_mb:g} MB "
-                "per file. Files are indexed as soon as they are added.",
-                elem_classes=["hint"],
+                filled("upload_hint", mb=f"{settings.max_upload_mb:g}"), elem_classes=["hint"]
             )
             results = gr.Dataframe(
                 headers=RESULT_HEADERS,
                 value=None,
-                label="Last upload",
+                label=i18n("last_upload"),
                 interactive=False,
                 wrap=True,
                 column_widths=["35%", "65%"],
@@ -78,26 +77,26 @@ def build_knowledge_tab(services) -> tuple:
             with gr.Row(equal_height=True, visible=False) as notice_row:
                 notice = gr.Markdown(elem_id="interrupted-uploads")
                 dismiss = gr.Button(
-                    "Dismiss", scale=0, min_width=100, elem_id="dismiss-interrupted"
+                    i18n("dismiss_notice"), scale=0, min_width=100, elem_id="dismiss-interrupted"
                 )
             docs = gr.Dataframe(
                 headers=DOC_HEADERS,
-                label="Your documents",
+                label=i18n("your_documents"),
                 interactive=False,
                 wrap=True,
                 elem_id="documents",
             )
             with gr.Row(equal_height=True):
                 picked = gr.Dropdown(
-                    label="Document", choices=[], scale=4, elem_id="picked-document"
+                    label=i18n("document_picker"), choices=[], scale=4, elem_id="picked-document"
                 )
-                show = gr.Button("Show chunks", scale=1, min_width=120)
+                show = gr.Button(i18n("show_chunks"), scale=1, min_width=120)
                 delete = gr.Button(
-                    "Delete", variant="stop", scale=1, min_width=100, elem_id="delete"
+                    i18n("delete_button"), variant="stop", scale=1, min_width=100, elem_id="delete"
                 )
             chunk_table = gr.Dataframe(
                 headers=CHUNK_HEADERS,
-                label="Chunks",
+                label=i18n("chunks_table"),
                 interactive=False,
                 wrap=True,
                 visible=False,
