@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         "auto",
         description="The languages the embedder reads: auto (English for the bundled "
         "all-MiniLM-L6-v2, all for any other model), en, or all. For a Chinese question an "
-        "English-only embedder's list weighs a quarter in the hybrid fusion.",
+        "English-only embedder's list is left out of the hybrid fusion.",
     )
     embed_base_url: str = Field(
         "",

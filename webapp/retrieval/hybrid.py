@@ -50,7 +50,7 @@ RRF_K = 60
 COUNT_CHECK_S = 1.0
 FULL_CHECK_S = 30.0
 CANDIDATES = 20  # from each list before fusion
-UNREAD_WEIGHT = 0.25  # the dense list's weight for a language the embedder does not read
+UNREAD_WEIGHT = 0.0  # the dense list's weight for a language the embedder does not read
 RERANK_CANDIDATES = 20  # fused candidates the cross-encoder reorders
 ID_PAGE = 40_000  # ids alone need no SQL variable per row: pages far larger than base.PAGE
 
@@ -309,10 +309,12 @@ class HybridRetriever(BaseRetriever):
         return self._explain(query, nodes, dense, keyword, fused, cosine, rerank)
 
     def dense_weight(self, query: str) -> float:
-        """The dense list's weight in the fusion: UNREAD_WEIGHT for a Chinese question when
-        the embedder reads no Chinese (the bundled all-MiniLM-L6-v2: on XQuAD-zh its list
-        alone finds the passage in the top 5 for 0.34 of questions, BM25's for 0.99, and
-        equal weights drag the fused list down to 0.90), else 1."""
+        """The dense list's weight in the fusion: UNREAD_WEIGHT (0) for a Chinese question
+        when the embedder reads no Chinese, else 1. Measured on XQuAD-zh (1,190 questions)
+        with the bundled all-MiniLM-L6-v2: dense alone nDCG@10 0.274, BM25 alone 0.951, and
+        fused with the dense weight at 1 / 0.25 / 0.1 / 0.05 / 0.02: 0.688 / 0.792 / 0.869 /
+        0.905 / 0.938. Even as a tie-breaker, a list that cannot read the question only
+        moves right passages down; at 0 its passages still fill the places BM25 leaves."""
         return UNREAD_WEIGHT if not self.reads_chinese and text.is_chinese(query) else 1.0
 
     def _read(self, ids: list[str]) -> dict[str, tuple]:
