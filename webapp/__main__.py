@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--rows", type=int, default=3000, help="training rows (default 3000)")
     rebuild.add_argument("--abstracts", type=int, default=3000, help="SciFact abstracts used")
     rebuild.add_argument("--out", type=Path, help="where to write it (default assets/reader)")
+    rebuild.add_argument(
+        "--curve",
+        type=int,
+        metavar="N",
+        help="also save checkpoints (250, 500, 1000, 2000 rows) and score each on N held-out "
+        "XQuAD questions: the learning curve, written into metadata.json",
+    )
 
     bench = sub.add_parser("bench", help="measure speed against same-run baselines")
     bench.add_argument("--quick", action="store_true", help="a short smoke run")
@@ -612,11 +619,25 @@ def cmd_reader(services, args) -> int:
     from webapp.adapters import raft
 
     out = args.out or raft.ASSET
-    metadata = raft.rebuild(services, rows=args.rows, out=out, abstracts=args.abstracts)
+    steps = [n for n in (250, 500, 1000, 2000) if n < args.rows] if args.curve else []
+    checkpoints = {n: out.parent / f"{out.name}-{n}" for n in steps}
+    metadata = raft.rebuild(
+        services, rows=args.rows, out=out, abstracts=args.abstracts, checkpoints=checkpoints
+    )
     print(
         f"saved the reader to {out}: {metadata['recipe']['rows']} rows, "
         f"{metadata['train_s']:.0f} s of training, final loss {metadata['final_train_loss']}"
     )
+    if args.curve:
+        import json
+
+        from webapp.bench import reader
+
+        folders = {f"{n} rows": folder for n, folder in checkpoints.items()}
+        folders[f"{args.rows} rows"] = out
+        curve = reader.shipped_curve(services, folders, questions=args.curve)
+        metadata["learning_curve"] = curve
+        (out / "metadata.json").write_text(json.dumps(metadata, indent=2))
     return 0
 
 

@@ -72,8 +72,8 @@ def shipped_curve(
 ):
     """The shipped reader on XQuAD, which it never trained on (adapters.raft trains on SciFact
     and the R manuals): base + RAG without the reader, then, for each reader folder (the
-    checkpoints of one training run: "rows trained" -> folder), every question answered by
-    that reader ("reader+rag") and as the chat routes them ("rag": fact questions only).
+    checkpoints of one training run, by label), every question answered by that reader
+    ("reader+rag"); for the last one also as the chat routes them ("rag": fact questions).
 
     Returns {"questions": n, "seconds": s, "configs": [{"name", "rows", "contains", "f1",
     "exact_match", "citation_correct", ...}]}."""
@@ -104,14 +104,14 @@ def shipped_curve(
                 )
 
         ask("plain+rag", "no reader", 0)
-        for label, folder in folders.items():
+        for n, (label, folder) in enumerate(folders.items(), start=1):
             settings = bench.settings.model_copy(update={"reader": str(folder)})
             bench.chat.reader = raft.shipped(settings)
             if bench.chat.reader is None:
                 raise FileNotFoundError(f"no reader for {settings.llm_model} at {folder}")
             meta = bench.chat.reader.metadata
             rows = meta.get("rows_trained") or (meta.get("dataset") or {}).get("rows")
-            ask("reader+rag,rag", label, rows)
+            ask("reader+rag,rag" if n == len(folders) else "reader+rag", label, rows)
     return {
         "questions": len(items),
         "seconds": round(time.perf_counter() - started, 1),
