@@ -179,3 +179,19 @@ def test_json_rows_roundtrip(tmp_path):
         "split": "test",
     }
     assert qasets.QAItem.from_row(row) == item
+
+
+def test_questions_are_built_from_chinese_sentences_too():
+    from webapp.evaluation import builder
+
+    text = (
+        "低秩适配（LoRA）于2021年由微软的研究人员提出。它只训练少量参数。"
+        "埃菲尔铁塔于1889年3月31日完工。大约35%的用户选择了它。"
+    )
+    made = [builder.question_from(s) for s in builder.sentences(text)]
+    assert made == [
+        ("低秩适配（LoRA）于哪一年由微软的研究人员提出？", "2021年"),
+        None,  # its subject is in the sentence before
+        ("埃菲尔铁塔于哪一天完工？", "1889年3月31日"),
+        ("大约百分之多少的用户选择了它？", "35%"),
+    ]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from webapp.errors import DatasetError
 from webapp.evaluation.qasets import QAItem
+from webapp.text import has_cjk, is_chinese
+from webapp.text import sentences as split_sentences
 
 MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
@@ -64,6 +66,15 @@ PERSON_VERBS = set(
     "served worked created designed built proposed announced published".split()
 )
 MIN_WORDS, MAX_WORDS = 6, 30
+# Chinese: a year (2021年), a date (2021年3月5日), or a quantity with its unit or measure
+# word (412米, 35%, 3.5亿, 12个); the question puts 哪一年 / 哪一天 / 多少 in its place.
+ZH_DATE = re.compile(r"(?<!\d)(?:1[5-9]|20)\d{2}年\d{1,2}月(?:\d{1,2}日)?")
+ZH_YEAR = re.compile(r"(?<!\d)(?:1[5-9]|20)\d{2}年(?!\d|代)")
+ZH_QUANTITY = re.compile(
+    r"(?<![\d.])\d+(?:\.\d+)?(?P<unit>(?:%|％)|(?:万|亿|千|百)?"
+    r"(?:个|名|人|次|年|天|米|千米|公里|公斤|吨|元|美元|岁|倍|种|家|所|座|部|位|项|篇|页)?)"
+)
+ZH_MIN_CHARS, ZH_MAX_CHARS = 8, 80
 
 
 @dataclass
@@ -76,6 +87,8 @@ class Span:
 
 def sentences(text: str) -> list[str]:
     flat = " ".join(text.split())
+    if has_cjk(flat):  # Chinese sentences end at 。！？ with no space or capital after
+        return [s for part in SENTENCE.split(flat) for s in split_sentences(part)]
     return [s.strip() for s in SENTENCE.split(flat) if s.strip()]
 
 
@@ -137,8 +150,31 @@ def find_span(sentence: str) -> Span | None:
     return None
 
 
+def chinese_question_from(sentence: str) -> tuple[str, str] | None:
+    """A Chinese sentence's question: its date, year or quantity replaced by 哪一天 / 哪一年 /
+    多少 ("低秩适配于2021年提出。" -> "低秩适配于哪一年提出？", "2021年")."""
+    sentence = sentence.strip()
+    if not ZH_MIN_CHARS <= len(sentence) <= ZH_MAX_CHARS or not sentence.endswith(("。", "！")):
+        return None
+    if sentence.startswith(("它", "他", "她", "这", "那", "其", "此")):
+        return None  # its subject is in an earlier sentence
+    for pattern, phrase in ((ZH_DATE, "哪一天"), (ZH_YEAR, "哪一年"), (ZH_QUANTITY, "多少")):
+        for m in pattern.finditer(sentence):
+            answer = m.group(0)
+            if phrase == "多少":
+                unit = m.group("unit")
+                if len(answer) == 1:
+                    continue  # one digit alone: a list marker, a section number
+                phrase = "百分之多少" if unit in ("%", "％") else f"多少{unit}"
+            question = sentence[: m.start()] + phrase + sentence[m.end() :]
+            return question.rstrip("。！") + "？", answer
+    return None
+
+
 def question_from(sentence: str) -> tuple[str, str] | None:
     """(question, answer) for one sentence, or None when it makes no good question."""
+    if is_chinese(sentence):
+        return chinese_question_from(sentence)
     sentence = CONNECTOR.sub("", sentence).strip()
     words = sentence.split()
     if not MIN_WORDS <= len(words) <= MAX_WORDS or PRONOUN_START.match(sentence):
