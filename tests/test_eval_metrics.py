@@ -64,3 +64,12 @@ def test_mean_and_median_skip_missing_values():
     assert metrics.mean([1.0, None, 0.0]) == 0.5
     assert metrics.mean([None]) is None
     assert metrics.median([3.0, 1.0, 2.0, 10.0]) == 2.5
+
+
+def test_chinese_answers_are_scored_by_characters():
+    from webapp.evaluation import metrics
+
+    assert metrics.contains("他有两次拦截被判为触地得分 [1]。", "两次") == 1.0
+    assert metrics.contains("他有三次拦截 [1]。", "两次") == 0.0
+    assert metrics.exact_match("两次。", "两次") == 1.0
+    assert metrics.f1("有两次", "两次") == 0.8  # 2 of 3 characters shared, both gold ones

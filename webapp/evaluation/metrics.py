@@ -1,7 +1,9 @@
 """Scoring functions: SQuAD answer metrics and BEIR-style ranking metrics.
 
 SQuAD's official normalisation: lower-case, drop punctuation and the articles a/an/the,
-collapse white space. A chatty answer ("The tower is 330 metres tall [1].") scores 0 on exact
+collapse white space. Chinese has no spaces between words, so each ideograph counts as a
+word of its own (as MLQA's evaluation scores Chinese), and full-width punctuation is dropped
+too: "两次" is then found in "他有两次拦截", and F1 counts shared characters. A chatty answer ("The tower is 330 metres tall [1].") scores 0 on exact
 match but 1 on `contains`, which is why both are reported.
 """
 
@@ -13,15 +15,18 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 
+from webapp.text import CJK
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = set(string.punctuation) | {"“", "”", "‘", "’", "–", "—", "…"}
+_PUNCTUATION = set(string.punctuation) | set("“”‘’–—…，。？！：；（）「」『』《》、·〈〉【】％")
 _CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+_IDEOGRAPH = re.compile(f"([{CJK}])")
 
 
 def normalize(text: str) -> str:
     text = _CITATION.sub(" ", text or "").lower()
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)
-    text = _ARTICLES.sub(" ", text)
+    text = _IDEOGRAPH.sub(r" \1 ", _ARTICLES.sub(" ", text))
     return " ".join(text.split())
 
 
