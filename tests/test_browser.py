@@ -67,18 +67,25 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def app_page(chromium, running_app):
-    """A fresh browser session on the app; `page.requested` lists every URL it asked for."""
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+def open_app(chromium, url: str, **context_options):
+    """A fresh browser context on the app, and its page once the chat is on screen;
+    `page.requested` lists every URL the page asked for. Close the context when done."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, **context_options)
     context.set_default_timeout(UI_TIMEOUT)
     requested: list[str] = []
     context.on("request", lambda request: requested.append(request.url))
     page = context.new_page()
     page.on("websocket", lambda ws: requested.append(ws.url))
     page.requested = requested
-    page.goto(running_app["url"])
+    page.goto(url)
     expect(page.locator("#question textarea")).to_be_visible()
+    return context, page
+
+
+@pytest.fixture
+def app_page(chromium, running_app):
+    """A fresh browser session on the app; `page.requested` lists every URL it asked for."""
+    context, page = open_app(chromium, running_app["url"])
     yield page
     context.close()
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from tests import test_browser
-from tests.test_browser import UI_TIMEOUT, assert_offline, expect, open_tab, screenshot
+from tests.test_browser import assert_offline, expect, open_tab, screenshot
 from webapp.config import Settings
 from webapp.ui.i18n import EN, ZH_CN
 
@@ -25,16 +25,8 @@ def page_in(chromium, running_app):
     contexts = []
 
     def open_in(locale: str):
-        context = chromium.new_context(locale=locale, viewport={"width": 1400, "height": 1000})
+        context, page = test_browser.open_app(chromium, running_app["url"], locale=locale)
         contexts.append(context)
-        context.set_default_timeout(UI_TIMEOUT)
-        requested: list[str] = []
-        context.on("request", lambda request: requested.append(request.url))
-        page = context.new_page()
-        page.on("websocket", lambda ws: requested.append(ws.url))
-        page.requested = requested
-        page.goto(running_app["url"])
-        expect(page.locator("#question textarea")).to_be_visible()
         return page
 
     yield open_in

@@ -18,6 +18,7 @@ jieba's dictionary loads once per process (about 1 s, on first use).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -27,10 +28,11 @@ CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{CJK}]+")
 _ENGLISH_TERM = re.compile(r"(?u)\b\w\w+\b")  # bm25s's token pattern
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-# A sentence ends at . ! ? followed by white space, or right after 。！？ (and closing quotes).
-SENTENCE_END = re.compile(
-    r"(?<=[.!?])\s+|(?<=[。！？])(?![”」』）)。！？])\s*|(?<=[。！？][”」』）)])\s*"
-)
+CLOSERS = "”」』）)"  # closing quotes and brackets that may follow a Chinese sentence end
+# A Chinese sentence ends right after 。！？ (or the closing quote after one), no space needed;
+# any sentence also at . ! ? followed by white space.
+ZH_SENTENCE_END = re.compile(rf"(?<=[。！？])(?![{CLOSERS}。！？])\s*|(?<=[。！？][{CLOSERS}])\s*")
+SENTENCE_END = re.compile(rf"(?<=[.!?])\s+|{ZH_SENTENCE_END.pattern}")
 ZH_QUESTION_WORDS = frozenset(
     "什么 哪 哪个 哪些 哪里 哪儿 谁 如何 怎么 怎样 为什么 为何 多少 几 吗 呢 吧 是否 是 的 了 在".split()
 )
@@ -99,29 +101,33 @@ def _stemmer():
     return found
 
 
+@functools.cache
 def _stopwords() -> tuple[frozenset, frozenset]:
-    found = getattr(_stopwords, "cache", None)
-    if found is None:
-        from bm25s.stopwords import STOPWORDS_CHINESE, STOPWORDS_EN
+    """bm25s's English and Chinese stop words."""
+    from bm25s.stopwords import STOPWORDS_CHINESE, STOPWORDS_EN
 
-        found = _stopwords.cache = (frozenset(STOPWORDS_EN), frozenset(STOPWORDS_CHINESE))
-    return found
+    return frozenset(STOPWORDS_EN), frozenset(STOPWORDS_CHINESE)
+
+
+def _english_terms(text: str) -> list[str]:
+    """bm25s's tokenization exactly: lowercased \\w\\w+ words, stop words out, stemmed."""
+    english_stop = _stopwords()[0]
+    found = [w for w in _ENGLISH_TERM.findall(text.lower()) if w not in english_stop]
+    return _stemmer().stemWords(found) if found else []
 
 
 def search_terms(text: str) -> list[str]:
-    """The keyword index's terms of a text: English words as bm25s makes them (lowercased,
-    stop words out, stemmed), Chinese words from jieba's search mode, stop words out."""
-    english_stop, chinese_stop = _stopwords()
-    if not has_cjk(text):  # the common case, and exactly bm25s's tokenization
-        found = [w for w in _ENGLISH_TERM.findall(text.lower()) if w not in english_stop]
-        return _stemmer().stemWords(found) if found else []
+    """The keyword index's terms of a text: English words as bm25s makes them, Chinese
+    words from jieba's search mode, stop words out."""
+    if not has_cjk(text):  # the common case
+        return _english_terms(text)
+    chinese_stop = _stopwords()[1]
     out: list[str] = []
     for cjk, part in _parts(text):
         if cjk:
             out += [w for w in chinese_words(part, True) if w not in chinese_stop]
         else:
-            found = [w for w in _ENGLISH_TERM.findall(part.lower()) if w not in english_stop]
-            out += _stemmer().stemWords(found) if found else []
+            out += _english_terms(part)
     return out
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 
-from webapp.text import SENTENCE_END, STOPWORDS, content_words, sentences
+from webapp.text import CLOSERS, content_words, sentences
 
 MARKER = re.compile(r"\[(\d{1,2})\]")
 MIN_SUPPORT = 0.6
-__all__ = ["MARKER", "SENTENCE_END", "STOPWORDS", "content_words", "sentences"]
 
 
 def cited_numbers(answer: str, n_sources: int) -> list[int]:
@@ -48,7 +47,7 @@ def _join(parts: list[str]) -> str:
     """Sentences joined again: with a space, but none after a Chinese sentence end."""
     out = ""
     for part in parts:
-        out += part if not out or out[-1] in "。！？”」』）" else " " + part
+        out += part if not out or out[-1] in "。！？" + CLOSERS else " " + part
     return out
 
 

@@ -19,13 +19,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from webapp.chat.citations import MARKER, STOPWORDS, cited_numbers, sentences
+from webapp.chat.citations import MARKER, cited_numbers
+from webapp.text import CJK, STOPWORDS, sentences
 
 SNAP_F1 = 0.6
 MAX_SNAP_WORDS = 12  # longer answers are sentences: evidence only, never rewritten
 # Words; each Chinese/Japanese ideograph is a word of its own (no spaces between them).
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+", re.UNICODE)
+WORD = re.compile(rf"[{CJK}]|[^\W_{CJK}]+", re.UNICODE)
 ARTICLES = frozenset({"a", "an", "the"})
 NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without"})
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from webapp.chat.citations import MARKER, content_words, sentences
+from webapp.chat.citations import MARKER
+from webapp.text import content_words, sentences
 
 MIN_SUPPORT = 0.7
 ABSTAIN = re.compile(

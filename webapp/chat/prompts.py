@@ -13,6 +13,7 @@ import re
 from webapp.chat.grounding import UNGROUNDED
 from webapp.retrieval import window
 from webapp.retrieval.retriever import Source
+from webapp.text import is_chinese
 
 # Wording chosen by measurement on the bundled 135M model: short instructions, sources
 # before the question, and an answer-first request worked best (see CHANGELOG).
@@ -58,8 +59,6 @@ ZH = {
 
 def in_language(message: str, question: str) -> str:
     """`message` (a request or a message of the app's) in the question's language."""
-    from webapp.text import is_chinese
-
     return ZH.get(message, message) if is_chinese(question) else message
 
 

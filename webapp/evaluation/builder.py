@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from webapp.errors import DatasetError
 from webapp.evaluation.qasets import QAItem
-from webapp.text import has_cjk, is_chinese
-from webapp.text import sentences as split_sentences
+from webapp.text import ZH_SENTENCE_END, has_cjk, is_chinese
 
 MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
@@ -87,9 +86,10 @@ class Span:
 
 def sentences(text: str) -> list[str]:
     flat = " ".join(text.split())
+    parts = SENTENCE.split(flat)
     if has_cjk(flat):  # Chinese sentences end at 。！？ with no space or capital after
-        return [s for part in SENTENCE.split(flat) for s in split_sentences(part)]
-    return [s.strip() for s in SENTENCE.split(flat) if s.strip()]
+        parts = [s for part in parts for s in ZH_SENTENCE_END.split(part)]
+    return [s.strip() for s in parts if s.strip()]
 
 
 def find_span(sentence: str) -> Span | None:

@@ -2,9 +2,10 @@
 
 SQuAD's official normalisation: lower-case, drop punctuation and the articles a/an/the,
 collapse white space. Chinese has no spaces between words, so each ideograph counts as a
-word of its own (as MLQA's evaluation scores Chinese), and full-width punctuation is dropped
-too: "两次" is then found in "他有两次拦截", and F1 counts shared characters. A chatty answer ("The tower is 330 metres tall [1].") scores 0 on exact
-match but 1 on `contains`, which is why both are reported.
+word of its own (as MLQA's evaluation scores Chinese) and full-width punctuation is dropped
+too: "两次" is then found in "他有两次拦截", and F1 counts shared characters. A chatty answer
+("The tower is 330 metres tall [1].") scores 0 on exact match but 1 on `contains`, which is
+why both are reported.
 """
 
 from __future__ import annotations
