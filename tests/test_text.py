@@ -45,6 +45,13 @@ def test_a_loop_at_the_end_of_an_answer_is_cut_to_one_repeat():
     assert text.trim_loop("LoRA 是低秩适配。" + "是低秩适配。" * 5) == "LoRA 是低秩适配。"
     for fine in ("1, 2, 3, 4, 5", "ha ha ha", "It was built in 1999 [1].", "Yes, yes, yes."):
         assert text.trim_loop(fine) == fine
+    # A loop that varies a little: sentences said before (or inside one said before) go,
+    # and so does a character cut in half at the token limit.
+    said = "微软提出了低秩适配 [1]。"
+    varied = said * 2 + "提出了低秩适配 [1]。" + "它只训练少量参数。" + "微软提出了低秩适\ufffd"
+    assert text.trim_loop(varied) == "微软提出了低秩适配 [1]。它只训练少量参数。"
+    assert text.trim_loop("It is tall [1]. It is tall. It is old.") == "It is tall [1]. It is old."
+    assert text.trim_loop("Yes. Yes, the tower is tall.") == "Yes. Yes, the tower is tall."
 
 
 def test_generation_stops_on_a_loop_of_its_own_tokens_only():

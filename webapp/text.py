@@ -163,13 +163,33 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text.strip()) if s and s.strip()]
 
 
+def join_sentences(parts: list[str]) -> str:
+    """Sentences joined again: with a space, but none after a Chinese sentence end."""
+    out = ""
+    for part in parts:
+        out += part if not out or out[-1] in "。！？" + CLOSERS else " " + part
+    return out
+
+
 _LOOP = re.compile(r"(.{1,80}?)(?:\s*\1){3,}\s*$", re.S)
+_MARKERS = re.compile(r"\s*\[\d{1,2}\]\s*|\s+")
+MIN_REPEAT_CHARS = 8  # a shorter sentence inside an earlier one may be said again
 
 
 def trim_loop(text: str) -> str:
-    """The text without the repeats of a unit it ends in, repeated four times or more
-    ("B,B,B,B,B," -> "B,"): what a small model's loop leaves. Other text is unchanged."""
+    """What a small model's loop leaves, cut: the repeats of a unit the text ends in,
+    repeated four times or more ("B,B,B,B,B," -> "B,"), then every sentence that repeats an
+    earlier one or lies inside it (citations and spaces aside), and a character cut in
+    half at the token limit. Other text is unchanged."""
+    text = text.rstrip("\ufffd")
     m = _LOOP.search(text)
-    if m is None or len(m.group(0)) < 12:
-        return text
-    return (text[: m.start()] + m.group(1)).rstrip()
+    if m is not None and len(m.group(0)) >= 12:
+        text = (text[: m.start()] + m.group(1)).rstrip()
+    parts, kept, said = sentences(text), [], []
+    for sentence in parts:
+        key = _MARKERS.sub("", sentence).lower()
+        if key in said or (len(key) >= MIN_REPEAT_CHARS and any(key in s for s in said)):
+            continue
+        said.append(key)
+        kept.append(sentence)
+    return text if len(kept) == len(parts) else join_sentences(kept)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from webapp.text import CLOSERS, content_words, sentences
+from webapp.text import content_words, join_sentences, sentences
 
 MARKER = re.compile(r"\[(\d{1,2})\]")
 MIN_SUPPORT = 0.6
@@ -40,15 +40,7 @@ def add_missing_citations(answer: str, source_texts: list[str]) -> str:
         if best is not None and support >= MIN_SUPPORT:
             sentence = _mark(sentence, best)
         out.append(sentence)
-    return _join(out)
-
-
-def _join(parts: list[str]) -> str:
-    """Sentences joined again: with a space, but none after a Chinese sentence end."""
-    out = ""
-    for part in parts:
-        out += part if not out or out[-1] in "。！？" + CLOSERS else " " + part
-    return out
+    return join_sentences(out)
 
 
 def _mark(sentence: str, number: int) -> str:
