@@ -51,3 +51,18 @@ def test_chinese_sentences_get_their_source_without_spaces():
     sources = ["渡轮每天中午出发。", "低秩适配（LoRA）于2021年由微软的研究人员提出。"]
     answer = add_missing_citations("低秩适配由微软的研究人员提出。渡轮中午出发。", sources)
     assert answer == "低秩适配由微软的研究人员提出 [2]。渡轮中午出发 [1]。"
+
+
+def test_a_wrong_citation_is_pointed_at_the_source_that_holds_the_sentence():
+    from webapp.chat.citations import repair_citations
+
+    assert repair_citations("It is 412 meters tall [2].", SOURCES) == "It is 412 meters tall [1]."
+    assert repair_citations("412 meters [2][3]", SOURCES) == "412 meters [1]"
+    mixed = "The tower is 412 meters tall [2]. Blue soup is made from kelp [2]."
+    assert repair_citations(mixed, SOURCES) == (
+        "The tower is 412 meters tall [1]. Blue soup is made from kelp [2]."
+    )
+    # Right citations, and sentences no source supports, stay as they are.
+    for kept in ("It is 412 meters tall [1].", "Paris is the capital of France [2]."):
+        assert repair_citations(kept, SOURCES) == kept
+    assert repair_citations("Blue soup is cold [7].", SOURCES) == "Blue soup is cold [2]."

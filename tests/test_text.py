@@ -60,3 +60,15 @@ def test_generation_stops_on_a_loop_of_its_own_tokens_only():
     assert is_loop([7, 8] * 8) and is_loop([5] * 16)
     assert not is_loop([5] * 15) and not is_loop(list(range(40)))
     assert not is_loop([1, 2, 3] * 3)  # three repeats of a short phrase: not yet a loop
+
+
+def test_a_loop_whose_words_vary_is_cut_after_its_first_sentence():
+    counted = "1. The first place is Paris.\n2. The second place is Paris.\n3. The third place is"
+    counted += " Paris.\n4. The fourth place is Paris.\n5. The"
+    assert text.trim_loop(counted) == "1. The first place is Paris."
+    assert text.trim_loop("第一是巴黎。第二是巴黎。第三是巴黎。第四是巴黎。第五") == "第一是巴黎。"
+    # Steps and lists that share a few words are not loops; nor are three near repeats.
+    steps = "Step 1 is install. Step 2 is configure. Step 3 is run. Step 4 is test."
+    three = "It was trained on A. It was trained on B. It was trained on C."
+    for fine in (steps, three):
+        assert text.trim_loop(fine) == fine

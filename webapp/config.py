@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_LLM = "bundled:smollm2-135m-instruct"
+BUNDLED_GEMMA = "bundled:gemma-3-270m"  # a base model, multilingual; Gemma terms of use
 BUNDLED_EMBEDDER = "bundled:all-minilm-l6-v2"
 
 
@@ -25,7 +26,8 @@ class Settings(BaseSettings):
     )
     llm_model: str = Field(
         BUNDLED_LLM,
-        description="Generator: the bundled SmolLM2-135M-Instruct, a Hugging Face id or a local path.",
+        description="Generator: the bundled SmolLM2-135M-Instruct, bundled:gemma-3-270m (a "
+        "multilingual base model; Gemma terms of use), a Hugging Face id or a local path.",
     )
     embed_model: str = Field(
         BUNDLED_EMBEDDER,

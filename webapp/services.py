@@ -32,7 +32,9 @@ class Services:
     @property
     def embedder(self):
         shared = self._models_from
-        if shared is not None and shared.settings.embed_base_url == self.settings.embed_base_url:
+        if shared is not None and _same(
+            shared.settings, self.settings, "embed_base_url", "embed_model"
+        ):
             return shared.embedder
 
         def build():
@@ -69,7 +71,9 @@ class Services:
     @property
     def generator(self):
         shared = self._models_from
-        if shared is not None and shared.settings.llm_base_url == self.settings.llm_base_url:
+        if shared is not None and _same(
+            shared.settings, self.settings, "llm_base_url", "llm_model"
+        ):
             return shared.generator
 
         def build():
@@ -471,3 +475,8 @@ def quiet_libraries() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # "k larger than the number of chunks": expected for small knowledge bases.
     logging.getLogger("llama_index.retrievers.bm25").setLevel(logging.ERROR)
+
+
+def _same(a, b, *fields: str) -> bool:
+    """Whether two settings name the same model (a shared model is only shared then)."""
+    return all(getattr(a, f) == getattr(b, f) for f in fields)

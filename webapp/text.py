@@ -176,16 +176,42 @@ _MARKERS = re.compile(r"\s*\[\d{1,2}\]\s*|\s+")
 MIN_REPEAT_CHARS = 8  # a shorter sentence inside an earlier one may be said again
 
 
+NEAR_REPEAT = 0.5  # word overlap (Jaccard) of a sentence with the one before it, in a loop
+LOOP_SENTENCES = 4  # this many sentences in a row, each nearly the one before, are a loop
+
+
+def varying_loop(parts: list[str]) -> int | None:
+    """Where a loop whose words vary ("The first is Paris. The second is Paris. The third
+    is…") begins: the index just after its first sentence, once LOOP_SENTENCES sentences
+    of three words or more follow each other, each sharing NEAR_REPEAT of its words with
+    the one before (shorter sentences between them, "2.", are skipped). None: no loop."""
+    previous: set[str] | None = None
+    run: list[int] = []
+    for i, sentence in enumerate(parts):
+        found = {w.lower() for w in words(_MARKERS.sub(" ", sentence))}
+        if len(found) < 3:
+            continue
+        near = previous and len(found & previous) / len(found | previous) >= NEAR_REPEAT
+        run = [*run, i] if near else [i]
+        previous = found
+        if len(run) >= LOOP_SENTENCES:
+            return run[0] + 1
+    return None
+
+
 def trim_loop(text: str) -> str:
     """What a small model's loop leaves, cut: the repeats of a unit the text ends in,
-    repeated four times or more ("B,B,B,B,B," -> "B,"), then every sentence that repeats an
-    earlier one or lies inside it (citations and spaces aside), and a character cut in
-    half at the token limit. Other text is unchanged."""
+    repeated four times or more ("B,B,B,B,B," -> "B,"), a loop whose words vary (after its
+    first sentence, `varying_loop`), then every sentence that repeats an earlier one or lies
+    inside it (citations and spaces aside), and a character cut in half at the token limit.
+    Other text is unchanged."""
     text = text.rstrip("\ufffd")
     m = _LOOP.search(text)
     if m is not None and len(m.group(0)) >= 12:
         text = (text[: m.start()] + m.group(1)).rstrip()
     parts, kept, said = sentences(text), [], []
+    if (end := varying_loop(parts)) is not None:
+        text, parts = join_sentences(parts[:end]), parts[:end]
     for sentence in parts:
         key = _MARKERS.sub("", sentence).lower()
         if key in said or (len(key) >= MIN_REPEAT_CHARS and any(key in s for s in said)):

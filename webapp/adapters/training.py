@@ -71,13 +71,15 @@ def train(
     rows have been trained on (a learning curve from one run).
     """
     from peft import get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from webapp.models.generator import load_tokenizer
 
     cancel = cancel or threading.Event()
     started = datetime.now(UTC)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    tokenizer = load_tokenizer(base_path)
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     model = get_peft_model(base, config.peft_config(base.config.num_hidden_layers))
     rows = [tokenize(e, tokenizer, config.max_length) for e in data.examples]

@@ -97,12 +97,13 @@ def _plain_generate(model, tokenizer, messages, new_tokens: int) -> float:
 
 def _plain_model(services):
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from webapp.models import compute
+    from webapp.models.generator import load_tokenizer
 
     path = services.base_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = load_tokenizer(path)
     model = compute.run(AutoModelForCausalLM.from_pretrained, path, dtype=torch.float32).eval()
     return model, tokenizer
 

@@ -46,10 +46,12 @@ def rows(n: int) -> TrainingSet:
 def plain_peft_loop(config: TrainConfig, data: TrainingSet, base_path: str) -> float:
     """The baseline: get_peft_model and a textbook loop, one row per step."""
     from peft import get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from webapp.models.generator import load_tokenizer
 
     torch.manual_seed(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    tokenizer = load_tokenizer(base_path)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_path), config.peft_config())
     optimizer = torch.optim.AdamW((p for p in model.parameters() if p.requires_grad), lr=config.lr)
     encoded = [tokenize(e, tokenizer, config.max_length) for e in data.examples]

@@ -27,6 +27,9 @@ ANSWER_REQUEST = "Answer in one sentence, based on the sources."
 # a few words." 0.35, the chat's one-sentence request 0.28, "Reply with only the answer…" 0.08.
 SHORT_REQUEST = "Give a short answer, based on the sources."
 PLAIN_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
+# Without sources, a base model (Generator.few_shot) is asked for the answer's form too: its
+# prompt is a completion, and it has no chat training to tell it where an answer ends.
+PLAIN_REQUEST = "Answer in one or two sentences."
 CONDENSE_SYSTEM_PROMPT = (
     "Rewrite the last question so that it can be understood without the conversation: "
     "replace words like it, he, she, they, this and that with what they refer to. "
@@ -48,6 +51,7 @@ EMPTY_KB = (
 # The same in Chinese: a Chinese question gets its answer and the app's messages in Chinese.
 ZH = {
     ANSWER_REQUEST: "请根据资料，用中文一句话回答。",
+    PLAIN_REQUEST: "请用中文一两句话回答。",
     SHORT_REQUEST: "请根据资料，用中文简短回答。",
     NOT_FOUND: "在你的文档中没有找到相关内容。请换个说法，上传涵盖该内容的文档，"
     "或关闭“使用我的文档”直接询问模型。",
@@ -55,6 +59,50 @@ ZH = {
     UNGROUNDED: "在你的文档中没有找到依据：模型的回答没有得到所给段落的支持。下面列出了最接近的段落。",
     EMPTY_KB: "你的知识库是空的。请在“知识库”页上传文档，或关闭“使用我的文档”直接与模型对话。",
 }
+
+
+# Worked examples for a base model (Generator.few_shot), in the form of rag_messages: the
+# sources, a question, the answer with its citation (short, or one sentence). Made up, so
+# no document's fact leaks into an answer; the answer is in the second source once, so the
+# model does not learn to cite [1] always.
+EXAMPLES = {
+    "en": [
+        (
+            [
+                "The Harbor Bridge opened to traffic in 1932 after eight years of work.",
+                "Its main span is 503 metres long and carries eight lanes.",
+            ],
+            "How long is the main span of the Harbor Bridge?",
+            "503 metres [2]",
+            "The main span of the Harbor Bridge is 503 metres long [2].",
+        ),
+        (
+            [
+                "Marie Lindqvist founded the Nordic Seed Bank in Uppsala in 1984.",
+                "The bank stores 40,000 samples of wheat and barley.",
+            ],
+            "Who founded the Nordic Seed Bank?",
+            "Marie Lindqvist [1]",
+            "The Nordic Seed Bank was founded by Marie Lindqvist [1].",
+        ),
+    ],
+    # None for Chinese: gemma-3-270m copied the examples' answers into Chinese answers
+    # ("玛丽·林德奎斯特 [1]" for a question about someone else) and answered better without
+    # them (30 XQuAD-zh questions: contains 0.33 without examples, 0.13 with one, 0.07 with two).
+    "zh": [],
+}
+
+
+def examples(question: str, request: str) -> list[dict]:
+    """EXAMPLES as conversation turns, in the question's language and the request's form."""
+    language = "zh" if is_chinese(question) else "en"
+    turns = []
+    for passages, asked, short, sentence in EXAMPLES[language]:
+        blocks = "\n".join(f"[{n}] {p}" for n, p in enumerate(passages, start=1))
+        body = f"Sources:\n{blocks}\n\nQuestion: {asked}\n{request}"
+        answer = short if request in (SHORT_REQUEST, ZH[SHORT_REQUEST]) else sentence
+        turns += [{"role": "user", "content": body}, {"role": "assistant", "content": answer}]
+    return turns
 
 
 def in_language(message: str, question: str) -> str:
@@ -105,7 +153,12 @@ def rag_messages(
         asked = f"Earlier question: {previous}\n" if previous else ""
         asked += f"Question: {question}\n{request}"
         body = "Sources:\n" + "\n".join(blocks) + f"\n\n{asked}"
-        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": body}]
+        shots = examples(question, request) if getattr(generator, "few_shot", False) else []
+        return [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            *shots,
+            {"role": "user", "content": body},
+        ]
 
     base = generator.prompt_tokens(messages([]))
     if base > budget:  # an enormous question: keep its end, where the ask usually is
@@ -179,6 +232,8 @@ def plain_messages(
 ) -> list[dict]:
     """The conversation so far (newest turns first to keep) and the question."""
     system = {"role": "system", "content": PLAIN_SYSTEM_PROMPT}
+    if request is None and getattr(generator, "few_shot", False):
+        request = in_language(PLAIN_REQUEST, question)
     asked = f"{question.strip()}\n{request}" if request else question.strip()
     ask = {"role": "user", "content": asked}
     turns: list[dict] = []

@@ -206,6 +206,7 @@ class ChatService:
         if answer.sources:
             texts = [s.text for s in answer.sources]
             answer.answer = citations.add_missing_citations(answer.answer, texts)
+            answer.answer = citations.repair_citations(answer.answer, texts)
             snapped = evidence.snap(answer.answer, texts)
             answer.answer, answer.evidence = snapped.answer, snapped.evidence
             if not grounding.is_abstention(answer.answer):
