@@ -23,7 +23,9 @@ REACTOR = (
     "The Zorblatt reactor at Kelvin Station was commissioned in 2041. It was designed by the "
     "engineer Tamsin Okafor and produces 740 megawatts. Cooling uses seawater from the bay."
 )
-REACTOR_ZH = "泽布拉特反应堆位于开尔文站，于2041年投入使用。它由工程师塔姆辛·奥卡福设计，发电量为740兆瓦。"
+REACTOR_ZH = (
+    "泽布拉特反应堆位于开尔文站，于2041年投入使用。它由工程师塔姆辛·奥卡福设计，发电量为740兆瓦。"
+)
 FERRY = "The ferry to Kelloway leaves every day at noon and takes three hours."
 
 

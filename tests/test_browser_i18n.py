@@ -122,3 +122,27 @@ def test_any_other_browser_gets_the_page_in_english(page_in, locale):
     expect(page.locator("#run-eval")).to_have_text("Run evaluation")
     assert_no_untranslated_keys(page)
     assert_offline(page)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_language_is_switched_in_the_settings_without_a_chinese_browser(page_in):
+    page = page_in("en-US")
+    page.locator("footer").get_by_text("Settings").click()
+    language = page.get_by_label("Language")
+    language.click()
+    page.get_by_role("option", name="简体中文").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("dialog").get_by_role("button").first.click()  # close the settings
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    # Every tab's label follows, not only the open tab's (assets/language.html).
+    for key in ("tab_chat", "tab_knowledge", "tab_adapters", "tab_evaluate"):
+        expect(page.get_by_role("tab", name=ZH_CN[key])).to_be_visible()
+    expect(page.get_by_role("tab", name=ZH_CN["tab_chat"])).to_have_attribute(
+        "aria-selected", "true"
+    )
+    expect(page.locator("#send")).to_have_text(ZH_CN["chat_send"])
+    assert_no_untranslated_keys(page)
+    open_tab(page, ZH_CN["tab_knowledge"])
+    expect(page.locator("#upload")).to_contain_text(ZH_CN["add_documents"])
+    screenshot(page, "browser-language-switched.png")

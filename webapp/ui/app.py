@@ -67,7 +67,7 @@ def build_app(services) -> gr.Blocks:
                 f"<div><h1>{TITLE}</h1><p>{i18n('header_tagline')}</p></div></div>",
             )
             account_fill, account_targets = build_account_bar(services)
-        with gr.Tabs():
+        with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab(i18n("tab_chat"), id="chat") as chat_tab:
                 chat_model, scope_refresh = build_chat_tab(services)
             with gr.Tab(i18n("tab_knowledge"), id="knowledge"):
@@ -130,6 +130,7 @@ def launch_options(services) -> dict:
         server_port=settings.port,
         theme=theme(),
         css_paths=[ASSETS / "style.css"],
+        head_paths=[ASSETS / "language.html"],  # tab labels follow a language switch
         favicon_path=ASSETS / "logo.svg",
         blocked_paths=[str(storage), str(Path(".env").resolve())],
         # Per-file limits are checked by the knowledge base with a clear message per file;
@@ -137,7 +138,7 @@ def launch_options(services) -> dict:
         max_file_size=f"{int(settings.max_upload_mb * 4)}mb",
         # Locally the owner sees unexpected errors; public visitors see plain messages only.
         show_error=not settings.public,
-        footer_links=["api"],
+        footer_links=["api", "settings"],  # Settings: the language, switchable
         i18n=i18n,  # the page in the browser's language (webapp.ui.i18n)
     )
 
