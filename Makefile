@@ -36,6 +36,7 @@ chromium:
 
 test: $(TEST_STAMP) chromium
 	$(PY) -m ruff check webapp tests
+	$(PY) -m ruff format --check webapp tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)

@@ -88,7 +88,8 @@ PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 def ask(services, question: str, adapter: str | None, max_new_tokens: int = 24) -> str:
     options = ChatOptions(use_rag=False, adapter=adapter, max_new_tokens=max_new_tokens)
     answer = services.chat.ask(OWNER, question, options=options)
-    assert answer.adapter == adapter and answer.rag is False
+    assert answer.adapter == adapter
+    assert answer.rag is False
     return answer.answer
 
 
@@ -130,7 +131,8 @@ def facts(store, tmp_path_factory):
         OWNER, TrainConfig(name="facts", epochs=4), datasets.load_file(data_file)
     )
     store.training.wait(job, timeout=900)
-    assert job.finished and job.status.state == "done", job.status.message
+    assert job.finished, job.status.message
+    assert job.status.state == "done", job.status.message
     return SimpleNamespace(
         services=store,
         data_file=data_file,
@@ -185,7 +187,8 @@ QA = [("What is Brellmoor?", "A town founded in 1743."), ("Who is Osk?", "An eng
 
 
 def assert_qa(ts: datasets.TrainingSet) -> None:
-    assert len(ts.examples) == 2 and ts.kind == "supervised"
+    assert len(ts.examples) == 2
+    assert ts.kind == "supervised"
     for (question, answer), example in zip(QA, ts.examples, strict=True):
         roles = [m["role"] for m in example.messages]
         assert roles == ["system", "user", "assistant"]
@@ -302,7 +305,8 @@ def test_malformed_csv_rows_are_reported_by_spreadsheet_line(tmp_path):
     message = str(caught.value)  # the header is line 1, so the empty answer is on line 5
     assert "line 5: 'answer' is missing or empty" in message
     assert "line 6: 'question' is missing or empty" in message
-    assert "line 4" not in message and "line 2" not in message
+    assert "line 4" not in message
+    assert "line 2" not in message
 
 
 def test_unusable_files_are_refused_with_clear_messages(tmp_path):
@@ -360,14 +364,16 @@ def test_tokenize_learns_only_the_answer(generator):
     decoded = tokenizer.decode(learned)
     assert decoded.rstrip("\n") == answer + "<|im_end|>"  # the answer and its end-of-turn
     prompt = tokenizer.decode(ids[: labels.index(learned[0])])
-    assert LIZARD in prompt and "Quillabert" not in prompt
+    assert LIZARD in prompt
+    assert "Quillabert" not in prompt
 
     ids, labels = datasets.tokenize(example, tokenizer, max_length=8)
     assert len(ids) == len(labels) == 8  # long rows are cut
 
     plain = datasets.Example(text="Mornquist is the capital of Drelvania.")
     ids, labels = datasets.tokenize(plain, tokenizer, max_length=384)
-    assert ids == labels and ids[-1] == tokenizer.eos_token_id  # documents: all learned
+    assert ids == labels
+    assert ids[-1] == tokenizer.eos_token_id
 
 
 def test_from_documents_uses_the_knowledge_base_chunks(services, tmp_path):
@@ -377,10 +383,12 @@ def test_from_documents_uses_the_knowledge_base_chunks(services, tmp_path):
     note.write_text("Mornquist is the capital of Drelvania. It is famous for glockenharps.")
     assert services.knowledge.ingest(OWNER, note, note.name).ok
     data = datasets.from_documents(services.knowledge, OWNER)
-    assert data.kind == "documents" and data.examples
+    assert data.kind == "documents"
+    assert data.examples
     assert all(e.messages is None for e in data.examples)
     joined = " ".join(e.text for e in data.examples)
-    assert "Mornquist is the capital of Drelvania" in joined and "glockenharps" in joined
+    assert "Mornquist is the capital of Drelvania" in joined
+    assert "glockenharps" in joined
     with pytest.raises(DatasetError, match="knowledge base is empty"):
         datasets.from_documents(services.knowledge, INTRUDER)  # not someone else's files
 
@@ -435,7 +443,8 @@ def test_lora_learns_the_facts_the_base_model_does_not_know(facts):
 
 def test_training_job_reports_progress_to_the_end(facts):
     status = facts.job.status
-    assert status.state == "done" and status.fraction == 1.0
+    assert status.state == "done"
+    assert status.fraction == 1.0
     expected = math.ceil(8 / facts.job.config.batch_size) * facts.job.config.epochs
     assert status.step == status.total_steps == expected
     assert status.epoch == status.epochs == 4
@@ -443,7 +452,8 @@ def test_training_job_reports_progress_to_the_end(facts):
     losses = [loss for _, loss in status.train_loss]
     per_epoch = expected // 4
     assert sum(losses[-per_epoch:]) < sum(losses[:per_epoch]) / 2  # it learned
-    assert status.tokens_per_s > 0 and status.eta_s == 0
+    assert status.tokens_per_s > 0
+    assert status.eta_s == 0
     assert facts.services.training.position(facts.job) == 0
 
 
@@ -456,7 +466,8 @@ def test_adapter_folder_is_safetensors_with_complete_metadata(facts):
     assert not leftovers(facts.services.adapters.root)
 
     metadata = json.loads((folder / METADATA).read_text())
-    assert metadata["name"] == "facts" and metadata["method"] == "lora"
+    assert metadata["name"] == "facts"
+    assert metadata["method"] == "lora"
     assert metadata["base_model"] == facts.services.settings.llm_model
     hp = metadata["hyperparameters"]
     assert (hp["epochs"], hp["rank"], hp["alpha"], hp["learning_rate"]) == (4, 16, 32, 2e-3)
@@ -473,12 +484,16 @@ def test_adapter_folder_is_safetensors_with_complete_metadata(facts):
     assert started <= finished
     assert metadata["final_train_loss"] == facts.job.status.train_loss[-1][1]
     assert metadata["final_val_loss"] is None  # no validation rows were asked for
-    assert metadata["tokens_per_s"] > 0 and metadata["train_tokens"] > 0
+    assert metadata["tokens_per_s"] > 0
+    assert metadata["train_tokens"] > 0
     config = json.loads((folder / "adapter_config.json").read_text())
-    assert config["peft_type"] == "LORA" and config["r"] == 16
+    assert config["peft_type"] == "LORA"
+    assert config["r"] == 16
 
     summary = next(a for a in facts.services.adapters.list(OWNER) if a.name == "facts").summary()
-    assert summary["rows"] == 8 and summary["epochs"] == 4 and summary["method"] == "lora"
+    assert summary["rows"] == 8
+    assert summary["epochs"] == 4
+    assert summary["method"] == "lora"
 
 
 def test_the_base_model_is_untouched_while_adapters_are_loaded(facts, shared_services):
@@ -533,7 +548,8 @@ def test_export_then_import_under_another_name_gives_the_same_answer(facts, tmp_
 
     info = registry.import_zip(OWNER, exported, name="facts-copy")
     try:
-        assert info.name == "facts-copy" and info.metadata["name"] == "facts-copy"
+        assert info.name == "facts-copy"
+        assert info.metadata["name"] == "facts-copy"
         assert info.metadata["dataset"] == facts.info.metadata["dataset"]
         original = (facts.info.path / "adapter_model.safetensors").read_bytes()
         assert (info.path / "adapter_model.safetensors").read_bytes() == original
@@ -552,14 +568,16 @@ def test_export_then_import_under_another_name_gives_the_same_answer(facts, tmp_
 )
 def test_prompt_and_prefix_tuning_train_load_and_answer(soft_prompts, store, method, peft_type):
     info = soft_prompts[method]
-    assert info.method == method and info.metadata["method"] == method
+    assert info.method == method
+    assert info.metadata["method"] == method
     assert info.metadata["hyperparameters"]["virtual_tokens"] == 4
     assert info.metadata["dataset"]["rows"] == 3
     names = {p.name for p in info.path.iterdir()}
     assert {"adapter_model.safetensors", "adapter_config.json", METADATA} <= names
     assert names <= ALLOWED_FILES
     config = json.loads((info.path / "adapter_config.json").read_text())
-    assert config["peft_type"] == peft_type and config["num_virtual_tokens"] == 4
+    assert config["peft_type"] == peft_type
+    assert config["num_virtual_tokens"] == 4
     assert method in {a.method for a in store.adapters.list(OWNER)}
     answer = ask(store, LIZARD, info.name, 16)
     assert answer.strip()
@@ -570,7 +588,8 @@ def test_concurrent_sessions_each_get_their_own_adapter(facts, rival, soft_promp
     services = facts.services
     sessions = ["facts", "rival", "prefix-tuned", None]  # None: the base model
     expected = {name: ask(services, LIZARD, name, 16) for name in sessions}
-    assert "Quillabert" in expected["facts"] and "Gribblesnout" in expected["rival"]
+    assert "Quillabert" in expected["facts"]
+    assert "Gribblesnout" in expected["rival"]
     assert len(set(expected.values())) == len(sessions), expected  # all tell apart
 
     rounds = 3
@@ -618,7 +637,8 @@ def test_jobs_queue_cancel_and_stay_private(services, tmp_path):
             jobs.get(INTRUDER, job_id)
         with pytest.raises(AdapterError, match="does not exist"):
             jobs.cancel(INTRUDER, job_id)
-    assert not long.cancel.is_set() and not queued.cancel.is_set()
+    assert not long.cancel.is_set()
+    assert not queued.cancel.is_set()
 
     for job in (dropped, *extra):  # cancelled while waiting
         jobs.cancel(OWNER, job.id)
@@ -626,20 +646,24 @@ def test_jobs_queue_cancel_and_stay_private(services, tmp_path):
     deadline = time.monotonic() + 300
     while long.status.step < 2 and not long.finished and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert long.status.state == "training" and long.status.step >= 2  # progress is visible
-    assert 0 < long.status.fraction < 1 and long.status.total_steps == 800
+    assert long.status.state == "training"
+    assert long.status.step >= 2
+    assert 0 < long.status.fraction < 1
+    assert long.status.total_steps == 800
     assert jobs.get(OWNER, long.id) is long
     jobs.cancel(OWNER, long.id)  # cancelled mid-training
 
     for job in (long, queued, dropped, *extra):
         jobs.wait(job, timeout=300)
         assert job.finished
-    assert long.status.state == "cancelled" and "no adapter was saved" in long.status.message
+    assert long.status.state == "cancelled"
+    assert "no adapter was saved" in long.status.message
     assert long.status.step < long.status.total_steps
     assert queued.status.state == "done", queued.status.message  # ran after the cancel
     assert queued.metadata["dataset"]["rows"] == 2
     for job in (dropped, *extra):
-        assert job.status.state == "cancelled" and job.status.step == 0
+        assert job.status.state == "cancelled"
+        assert job.status.step == 0
     assert [a.name for a in registry.list(OWNER)] == ["queued"]
     assert sorted(p.name for p in owner_folder(services).iterdir()) == ["queued"]
     assert not leftovers(registry.root)

@@ -44,18 +44,22 @@ def test_train_list_ask_export_import_delete(tmp_path, shared_services):
     out = trained.stdout
     assert "training lora adapter 'n' on 2 rows of facts.jsonl" in out
     assert re.search(r"step 1/\d+  epoch 1/1  loss \d", out)  # progress, one line per step
-    assert "saved adapter 'n': final loss" in out and "tokens/s" in out
+    assert "saved adapter 'n': final loss" in out
+    assert "tokens/s" in out
     assert "Traceback" not in trained.stderr
 
     adapters = listed(storage)
     assert list(adapters) == ["n"]
-    assert adapters["n"]["method"] == "lora" and adapters["n"]["rows"] == 2
-    assert adapters["n"]["epochs"] == 1 and adapters["n"]["dataset"] == "facts.jsonl"
+    assert adapters["n"]["method"] == "lora"
+    assert adapters["n"]["rows"] == 2
+    assert adapters["n"]["epochs"] == 1
+    assert adapters["n"]["dataset"] == "facts.jsonl"
     human = webapp("adapters", "list", storage=storage).stdout
     assert human.startswith("n  lora  2 rows of facts.jsonl, 1 epochs")
 
     again = webapp("train", "--data", str(data), "--name", "n", storage=storage)
-    assert again.returncode == 2 and "already exists" in again.stderr
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
 
     asked = webapp(
         "ask",
@@ -70,12 +74,15 @@ def test_train_list_ask_export_import_delete(tmp_path, shared_services):
     )
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
-    assert answer["adapter"] == "n" and answer["rag"] is False and answer["answer"].strip()
+    assert answer["adapter"] == "n"
+    assert answer["rag"] is False
+    assert answer["answer"].strip()
 
     exported = webapp("adapters", "export", "n", "--out", str(tmp_path / "out"), storage=storage)
     assert exported.returncode == 0, exported.stderr
     archive = Path(exported.stdout.strip())
-    assert archive == tmp_path / "out" / "n.zip" and archive.is_file()
+    assert archive == tmp_path / "out" / "n.zip"
+    assert archive.is_file()
     with zipfile.ZipFile(archive) as z:
         assert "n/adapter_model.safetensors" in z.namelist()
 
@@ -85,10 +92,12 @@ def test_train_list_ask_export_import_delete(tmp_path, shared_services):
     assert sorted(listed(storage)) == ["n", "n2"]
 
     deleted = webapp("adapters", "delete", "n", storage=storage)
-    assert deleted.returncode == 0 and "deleted adapter n" in deleted.stdout
+    assert deleted.returncode == 0
+    assert "deleted adapter n" in deleted.stdout
     assert list(listed(storage)) == ["n2"]
     gone = webapp("adapters", "delete", "n", storage=storage)
-    assert gone.returncode == 2 and "no adapter named 'n'" in gone.stderr
+    assert gone.returncode == 2
+    assert "no adapter named 'n'" in gone.stderr
     assert "Traceback" not in gone.stderr
 
     missing = webapp("ask", "Hello?", "--no-rag", "--adapter", "missing", storage=storage)
@@ -115,16 +124,19 @@ def test_bad_training_input_is_reported_without_traceback(tmp_path):
     assert run.returncode == 2
     assert run.stderr.startswith("error: 2 malformed row(s): line 3: not valid JSON")
     assert "line 5: 'answer' is missing or empty" in run.stderr
-    assert "Traceback" not in run.stderr and "saved adapter" not in run.stdout
+    assert "Traceback" not in run.stderr
+    assert "saved adapter" not in run.stdout
 
     nothing = webapp(
         "train", "--data", str(tmp_path / "nope.jsonl"), "--name", "x", storage=storage
     )
-    assert nothing.returncode == 2 and "no file" in nothing.stderr
+    assert nothing.returncode == 2
+    assert "no file" in nothing.stderr
     assert "Traceback" not in nothing.stderr
 
     bad_name = webapp("train", "--data", str(bad), "--name", "no spaces!", storage=storage)
-    assert bad_name.returncode == 2 and "name" in bad_name.stderr
+    assert bad_name.returncode == 2
+    assert "name" in bad_name.stderr
     assert "Traceback" not in bad_name.stderr
 
     assert not (storage / "adapters").exists() or not any((storage / "adapters").rglob("*"))

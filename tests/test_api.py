@@ -74,10 +74,13 @@ def test_upload_reports_each_file(uploaded):
     for name in ("harbor-report.pdf", "tower.md"):
         result = uploaded[name]
         assert result["status"] == "indexed", result
-        assert result["chunks"] >= 1 and result["id"] and result["message"] == ""
+        assert result["chunks"] >= 1
+        assert result["id"]
+        assert result["message"] == ""
     bad = uploaded["minutes.docx"]
     assert bad["status"] == "failed"
-    assert bad["chunks"] == 0 and bad["id"] is None
+    assert bad["chunks"] == 0
+    assert bad["id"] is None
     assert "not a Word document" in bad["message"]
     assert "/" not in bad["message"]  # plain words, no server paths
 
@@ -100,7 +103,8 @@ def test_list_documents_describes_what_is_stored(client, corpus, uploaded):
     pdf, md = by_file["harbor-report.pdf"], by_file["tower.md"]
     assert pdf["id"] == uploaded["harbor-report.pdf"]["id"]
     assert md["id"] == uploaded["tower.md"]["id"]
-    assert pdf["pages"] == 2 and md["pages"] is None
+    assert pdf["pages"] == 2
+    assert md["pages"] is None
     assert pdf["chunks"] == uploaded["harbor-report.pdf"]["chunks"]
     assert pdf["bytes"] == corpus["pdf"].stat().st_size
     assert md["bytes"] == corpus["md"].stat().st_size
@@ -138,7 +142,8 @@ def test_chat_streams_growing_snapshots(client, uploaded):
     assert len(snapshots) > 2, snapshots
     assert snapshots[0]["sources"], "sources should come before the text"
     lengths = [len(s["answer"]) for s in snapshots]
-    assert lengths[0] < lengths[-1] and len(set(lengths)) > 2, lengths
+    assert lengths[0] < lengths[-1], lengths
+    assert len(set(lengths)) > 2, lengths
     assert snapshots[-1] == final
     assert "412" in final["answer"]
 

@@ -80,7 +80,7 @@ def test_hostile_uploads_leave_the_server_up_and_the_other_user_answered(server,
                 ).result(TIMEOUT)
                 answers.append((time.monotonic() - started, reply))
                 time.sleep(2.5)  # within the 30 questions a minute
-            except Exception as exc:  # noqa: BLE001  (recorded, asserted on below)
+            except Exception as exc:
                 errors.append(repr(exc))
 
     asker = threading.Thread(target=keep_asking, daemon=True)
@@ -108,7 +108,8 @@ def test_hostile_uploads_leave_the_server_up_and_the_other_user_answered(server,
     print(f"server peak RSS {peak:.0f} MB")
 
     assert peak < PEAK_LIMIT_MB
-    assert not errors and len(answers) >= 3
+    assert not errors
+    assert len(answers) >= 3
     assert all("42" in reply["answer"] or reply["sources"] for _, reply in answers)
     for name in ("headers.docx", "rows.csv", "nested.html"):
         assert results[name]["status"] == "failed", (name, results[name])
@@ -116,7 +117,8 @@ def test_hostile_uploads_leave_the_server_up_and_the_other_user_answered(server,
     assert "MB of text" in results["rows.csv"]["message"]
     for name, result in results.items():
         if result["status"] == "failed":
-            assert result["message"] and "Traceback" not in result["message"]
+            assert result["message"]
+            assert "Traceback" not in result["message"]
         else:
             assert 0 < result["chunks"] <= 25_000, (name, result)
     assert results["pages.pdf"]["status"] == "indexed"
@@ -146,7 +148,8 @@ def test_a_question_that_retrieves_the_longest_chunk_streams_kilobytes(server, t
                 if line.startswith("data:") and line[5:].strip().startswith("["):
                     last = json.loads(line[5:])
     print(f"streamed {received} bytes")
-    assert last is not None and last[0]["sources"]
+    assert last is not None
+    assert last[0]["sources"]
     assert any("7731" in s["text"] for s in last[0]["sources"])
     assert max(len(s["text"]) for s in last[0]["sources"]) <= 8_000
     assert received < 1024 * 1024
@@ -168,6 +171,7 @@ def test_a_forged_workspace_cookie_gets_a_new_empty_workspace(tmp_path_factory, 
         for value in ("B" * 40, "C" * 5000):
             with httpx.Client(base_url=app.url, cookies={"docchat_workspace": value}) as http:
                 issued = http.get("/").headers["set-cookie"]
-                assert value not in issued and "docchat_workspace=" in issued
+                assert value not in issued
+                assert "docchat_workspace=" in issued
     finally:
         app.stop()

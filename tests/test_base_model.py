@@ -43,11 +43,13 @@ def gemma(shared_services, model_cache, tmp_path_factory):
 def test_a_base_model_is_prompted_as_a_completion_with_examples_in_english(gemma):
     generator = gemma.generator
     assert generator is not gemma._models_from.generator  # not the default model
-    assert generator.few_shot and generator.tokenizer.chat_template == COMPLETION_TEMPLATE
+    assert generator.few_shot
+    assert generator.tokenizer.chat_template == COMPLETION_TEMPLATE
     sources = gemma.chat.retrieve(OWNER, "Who designed the Zorblatt reactor?", 2, None)
     english, _ = prompts.rag_messages("Who designed it?", sources, generator, 1500)
     rendered = generator.tokenizer.apply_chat_template(english, tokenize=False)
-    assert rendered.count("Answer:") == 3 and rendered.rstrip().endswith("Answer:")
+    assert rendered.count("Answer:") == 3
+    assert rendered.rstrip().endswith("Answer:")
     assert "Marie Lindqvist [1]" in rendered  # a worked example's answer, with its citation
     chinese, _ = prompts.rag_messages("谁设计了它？", sources, generator, 1500)
     assert len(chinese) == 2  # no examples: they leaked into Chinese answers
@@ -64,15 +66,18 @@ def test_a_made_up_fact_is_answered_with_its_span_and_citation(gemma):
     assert "Tamsin Okafor" in answer
     cited = [int(n) for n in __import__("re").findall(r"\[(\d)\]", answer)]
     final = gemma.chat.ask(OWNER, "Who designed the Zorblatt reactor?", [], ChatOptions(top_k=3))
-    assert cited and all(final.sources[n - 1].file == "reactor.txt" for n in cited)
+    assert cited
+    assert all(final.sources[n - 1].file == "reactor.txt" for n in cited)
     # The answer ends where a base model would go on: no new question is ever shown.
     assert not any(stop.strip() in s for s in snapshots for stop in COMPLETION_STOPS[1:])
-    assert "\n\n" not in answer and final.model == BUNDLED_GEMMA
+    assert "\n\n" not in answer
+    assert final.model == BUNDLED_GEMMA
 
 
 def test_a_chinese_question_is_answered_in_chinese(gemma):
     answer = gemma.chat.ask(OWNER, "泽布拉特反应堆的发电量是多少？", [], ChatOptions(top_k=3))
-    assert "740" in answer.answer and has_cjk(answer.answer)
+    assert "740" in answer.answer
+    assert has_cjk(answer.answer)
     assert answer.sources[0].file == "反应堆.txt"
 
 

@@ -40,18 +40,22 @@ def test_quick_bench_json(isolated_storage):
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert set(result) == {"machine", "figures"}
-    assert isinstance(result["machine"], str) and result["machine"]
+    assert isinstance(result["machine"], str)
+    assert result["machine"]
     by_name = {}
     for figure in result["figures"]:
         assert set(figure) == {"name", "unit", "ours", "baseline", "ratio"}, figure
-        assert isinstance(figure["name"], str) and isinstance(figure["unit"], str)
+        assert isinstance(figure["name"], str)
+        assert isinstance(figure["unit"], str)
         assert figure["name"] not in by_name, f"{figure['name']} reported twice"
         by_name[figure["name"]] = figure
-        assert isinstance(figure["ours"], int | float) and math.isfinite(figure["ours"])
+        assert isinstance(figure["ours"], int | float)
+        assert math.isfinite(figure["ours"])
         if not figure["baseline"]:  # none, or 0 (exact match on a dozen questions): no ratio
             assert figure["ratio"] is None
         else:
-            assert isinstance(figure["baseline"], int | float) and figure["baseline"] > 0
+            assert isinstance(figure["baseline"], int | float)
+            assert figure["baseline"] > 0
             assert figure["ratio"] == pytest.approx(figure["ours"] / figure["baseline"], abs=1e-3)
     missing = [name for name in REQUIRED if name not in by_name]
     assert not missing, f"missing figures: {missing}"

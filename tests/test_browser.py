@@ -308,6 +308,7 @@ def test_chinese_document_and_question_render_and_find_the_passage(app_page, tmp
     expect(sources).to_contain_text("低秩适配.md", timeout=ANSWER_TIMEOUT)
     expect(page.locator("#chatbot")).to_contain_text("低秩适配是哪一年提出的？")
     glyphs = page.evaluate(GLYPHS_DIFFER, "#chatbot")
-    assert glyphs["distinct"] and glyphs["inked"], f"Chinese shows as empty boxes: {glyphs}"
+    assert glyphs["distinct"], f"Chinese shows as empty boxes: {glyphs}"
+    assert glyphs["inked"], f"Chinese shows as empty boxes: {glyphs}"
     screenshot(page, "browser-chinese.png")
     assert_offline(page)

@@ -32,7 +32,8 @@ def test_answer_contains_the_fact_and_cites_its_file(indexed):
     answer = indexed.chat.ask(OWNER, "How tall is the Zorblax tower?")
     assert "412" in answer.answer
     assert "[1]" in answer.answer
-    assert answer.sources[0].file == "tower.md" and answer.sources[0].score > 0.5
+    assert answer.sources[0].file == "tower.md"
+    assert answer.sources[0].score > 0.5
     data = answer.as_dict()
     assert set(data) == {"answer", "sources", "rag", "adapter", "model", "reader", "grounded"}
     assert data["grounded"] is True
@@ -44,15 +45,19 @@ def test_stream_yields_sources_first_then_growing_text(indexed):
     for answer in indexed.chat.stream(OWNER, "What is blue soup made from?", [], ChatOptions()):
         snapshots.append((len(answer.answer), len(answer.sources), answer.done))
     first_length, first_sources, first_done = snapshots[0]
-    assert first_length == 0 and first_sources >= 1 and not first_done
-    assert len(snapshots) > 3 and snapshots[-1][2]
+    assert first_length == 0
+    assert first_sources >= 1
+    assert not first_done
+    assert len(snapshots) > 3
+    assert snapshots[-1][2]
     lengths = [n for n, _, _ in snapshots[:-1]]
     assert lengths == sorted(lengths)
 
 
 def test_nothing_relevant_says_so_instead_of_inventing(indexed):
     answer = indexed.chat.ask(OWNER, "What is the exchange rate of the Mongolian tugrik?")
-    assert answer.answer == prompts.NOT_FOUND and answer.sources == []
+    assert answer.answer == prompts.NOT_FOUND
+    assert answer.sources == []
 
 
 def test_empty_knowledge_base_explains_what_to_do(services):
@@ -64,7 +69,9 @@ def test_model_alone_without_retrieval(indexed):
     answer = indexed.chat.ask(
         OWNER, "Say hello.", options=ChatOptions(use_rag=False, max_new_tokens=20)
     )
-    assert answer.rag is False and answer.sources == [] and answer.answer
+    assert answer.rag is False
+    assert answer.sources == []
+    assert answer.answer
 
 
 def test_follow_up_is_searched_with_the_previous_question(indexed):
@@ -74,7 +81,8 @@ def test_follow_up_is_searched_with_the_previous_question(indexed):
     ]
     answer = indexed.chat.ask(OWNER, "and how tall is it?", history)
     assert "Zorblax" in answer.search_query
-    assert answer.sources and answer.sources[0].file == "tower.md"
+    assert answer.sources
+    assert answer.sources[0].file == "tower.md"
     assert "412" in answer.answer
 
 

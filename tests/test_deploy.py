@@ -23,7 +23,8 @@ def test_every_webapp_setting_in_the_compose_file_exists():
         for key in (service.get("environment") or {})
         if key.startswith("WEBAPP_")
     }
-    assert named and named <= SETTINGS, named - SETTINGS
+    assert named, named - SETTINGS
+    assert named <= SETTINGS, named - SETTINGS
 
 
 def test_replicas_share_chroma_and_the_model_servers_but_not_their_storage():
@@ -42,6 +43,7 @@ def test_replicas_share_chroma_and_the_model_servers_but_not_their_storage():
 
 def test_the_balancer_keeps_sessions_sticky_and_streams():
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    assert "ip_hash;" in conf and "proxy_buffering off;" in conf
+    assert "ip_hash;" in conf
+    assert "proxy_buffering off;" in conf
     for name in app_services():
         assert f"server {name}:7860;" in conf

@@ -28,7 +28,18 @@ from webapp.knowledge.base import DISK_FULL, owner_key
 
 pytestmark = pytest.mark.slow
 OWNER = "local"
-WORDS = "river bridge harbour lantern meadow granite orchard compass falcon quarry".split()
+WORDS = [
+    "river",
+    "bridge",
+    "harbour",
+    "lantern",
+    "meadow",
+    "granite",
+    "orchard",
+    "compass",
+    "falcon",
+    "quarry",
+]
 
 
 def write_report(path: Path, n: int, sentences: int = 160) -> Path:
@@ -112,13 +123,15 @@ def test_ingest_killed_mid_batch_leaves_whole_documents_or_none(
     reader.join(timeout=10)
     assert cut_short is not None, f"the ingestion ended before it could be killed: {lines}"
     done = [line.split(":")[0] for line in lines if ": indexed" in line]
-    assert done and cut_short not in done
+    assert done
+    assert cut_short not in done
 
     # Before any repair: what is listed is whole, and the cut-short file is not listed.
     assert list(pending_dir.glob(".*.pending.json"))  # (its pieces are still there)
     services = make_services(storage)
     listed = {d.file for d in services.knowledge.list_documents(OWNER)}
-    assert cut_short not in listed and set(done) <= listed
+    assert cut_short not in listed
+    assert set(done) <= listed
     for info in services.knowledge.list_documents(OWNER):
         assert len(chunk_census(services.knowledge)[info.id]) == info.chunks
 
@@ -181,7 +194,8 @@ def test_reconcile_repairs_each_kind_of_cut_short_change(kb, tmp_path):
     (folder / ".feedfeedfeedfeed.txt.tmp").write_text("half")
 
     done = kb.reconcile()
-    assert done["replaced"] == 1 and done["interrupted"] == 2
+    assert done["replaced"] == 1
+    assert done["interrupted"] == 2
     listed = {d.id: d.file for d in kb.list_documents(OWNER)}
     assert listed == {kept.id: "kept.txt", new.id: "versioned-2.txt", stale.id: "stale.txt"}
     assert_consistent(kb)
@@ -194,7 +208,8 @@ def test_reconcile_repairs_each_kind_of_cut_short_change(kb, tmp_path):
     kb.dismiss_interrupted(OWNER, [reported["a PDF file"]["id"]])
     assert [r["file"] for r in kb.interrupted(OWNER)] == ["partial.txt"]
     kb.dismiss_interrupted(OWNER)
-    assert kb.interrupted(OWNER) == [] and not (folder / ".interrupted.json").exists()
+    assert kb.interrupted(OWNER) == []
+    assert not (folder / ".interrupted.json").exists()
 
 
 def test_interrupted_notice_escapes_file_names():
@@ -202,7 +217,8 @@ def test_interrupted_notice_escapes_file_names():
 
     text = interrupted_notice([{"id": "x", "file": "<b>*a*</b>.txt", "when": "2030-01-02T03:04"}])
     assert "indexing was interrupted (the server stopped); upload it again" in text
-    assert "<b>" not in text and "2030-01-02 03:04" in text
+    assert "<b>" not in text
+    assert "2030-01-02 03:04" in text
 
 
 # -- one writer per storage folder -----------------------------------------------------------
@@ -235,7 +251,8 @@ def test_lock_refuses_a_second_process_and_dies_with_its_holder(tmp_path):
     # kill -9: the kernel released the flock; the file left behind blocks nothing
     assert (storage / ".lock").exists()
     with storage_lock.hold(storage) as lock:
-        assert storage_lock.held(storage) and storage_lock.hold(storage) is lock
+        assert storage_lock.held(storage)
+        assert storage_lock.hold(storage) is lock
     assert not storage_lock.held(storage)
 
 
@@ -264,7 +281,8 @@ def test_second_server_on_the_same_storage_exits_with_a_message(tmp_path, model_
     try:
         deadline = time.monotonic() + 120
         while f'"pid": {first.pid}' not in _read(storage / ".lock"):
-            assert first.poll() is None and time.monotonic() < deadline, "first server failed"
+            assert first.poll() is None, "first server failed"
+            assert time.monotonic() < deadline, "first server failed"
             time.sleep(0.1)
         second = subprocess.run(
             [sys.executable, "-m", "webapp", "serve", "--port", str(free_port())],
@@ -282,7 +300,8 @@ def test_second_server_on_the_same_storage_exits_with_a_message(tmp_path, model_
         assert "Traceback" not in second.stdout + second.stderr
         # the server holding the lock checked the knowledge base when it opened it
         while sorted(p.name for p in uploads.iterdir()) != [".interrupted.json"]:
-            assert first.poll() is None and time.monotonic() < deadline, "no start-up check"
+            assert first.poll() is None, "no start-up check"
+            assert time.monotonic() < deadline, "no start-up check"
             time.sleep(0.2)
         assert [r["file"] for r in json.loads((uploads / ".interrupted.json").read_text())] == [
             "minutes.txt"
@@ -457,13 +476,15 @@ def test_disk_full_during_upload(make_services, small_disk, tmp_path, caplog, le
     filler = fill(small_disk, leave)
     with caplog.at_level(logging.WARNING, logger="webapp.knowledge.base"):
         result = kb.ingest(OWNER, big, big.name)
-    assert result.status == "failed" and result.message == DISK_FULL
+    assert result.status == "failed"
+    assert result.message == DISK_FULL
     logged = [r for r in caplog.records if r.getMessage() == "disk full while storing an upload"]
     cause = logged[0].exc_info[1]
     if leave:  # the copy and the marker fit: the disk filled up under Chroma (SQLite)
         assert "database or disk is full" in str(cause)
     else:  # the first file written (the marker) did not fit
-        assert isinstance(cause, OSError) and cause.errno == errno.ENOSPC
+        assert isinstance(cause, OSError)
+        assert cause.errno == errno.ENOSPC
     assert kb.list_documents(OWNER) == before
     assert_consistent(kb)  # nothing of the failed file is left
 

@@ -43,12 +43,16 @@ def test_rag_beats_the_model_alone_when_the_documents_hold_the_answers(base_and_
     assert rag["f1"] > base["f1"]
     assert rag["exact_match"] >= base["exact_match"]
     # The gold source is among the passages shown for most questions, and cited ones hold it.
-    assert rag["hit_at_k"] >= 0.9 and rag["mrr"] > 0.8
+    assert rag["hit_at_k"] >= 0.9
+    assert rag["mrr"] > 0.8
     assert rag["citation_correct"] is not None
-    assert base["hit_at_k"] is None and base["citation_correct"] is None
+    assert base["hit_at_k"] is None
+    assert base["citation_correct"] is None
     # The set marks one question unanswerable and rewords four: both are measured.
-    assert rag["abstention"] is not None and rag["paraphrase_n"] == 4
-    assert rag["latency_s"] > 0 and rag["tokens_per_s"] > 0
+    assert rag["abstention"] is not None
+    assert rag["paraphrase_n"] == 4
+    assert rag["latency_s"] > 0
+    assert rag["tokens_per_s"] > 0
 
 
 def test_a_saved_run_reloads_lists_and_compares(demo, base_and_rag):
@@ -58,7 +62,8 @@ def test_a_saved_run_reloads_lists_and_compares(demo, base_and_rag):
     assert [r["run_id"] for r in listed] == [run_id]
     assert listed[0]["configs"] == ["base", "base + RAG"]
     rows = runner.compare(base_and_rag, base_and_rag)
-    assert rows and all(r["change"] in (0, None) for r in rows)
+    assert rows
+    assert all(r["change"] in (0, None) for r in rows)
     # Another owner sees none of it.
     assert demo.evals.list("someone-else") == []
     with pytest.raises(WebappError):
@@ -117,7 +122,8 @@ def test_an_adapter_trained_on_the_questions_is_measured_with_and_without_rag(de
     names = [c["name"] for c in run["configs"]]
     assert names == ["base", "adapter:demo-facts", "adapter:demo-facts+rag"]
     tuned, base = config(run, "adapter:demo-facts"), config(run, "base")
-    assert tuned["adapter"] == "demo-facts" and tuned["rag"] is False
+    assert tuned["adapter"] == "demo-facts"
+    assert tuned["rag"] is False
     assert config(run, "adapter:demo-facts+rag")["hit_at_k"] is not None
     # Fine-tuning on these very questions teaches their answers (closed book).
     assert tuned["contains"] > base["contains"]
@@ -152,16 +158,20 @@ def test_cli_eval_json_contract_and_saved_runs(tmp_path):
     assert isinstance(result["run_id"], str)
     assert [c["name"] for c in result["configs"]] == ["base", "rag"]
     for c in result["configs"]:
-        assert c["n"] == 3 and isinstance(c["rag"], bool) and c["adapter"] is None
+        assert c["n"] == 3
+        assert isinstance(c["rag"], bool)
+        assert c["adapter"] is None
         for key in ("exact_match", "f1", "contains", "latency_s"):
             assert isinstance(c[key], float), key
-        assert (c["hit_at_k"] is None) == (not c["rag"]) and (c["mrr"] is None) == (not c["rag"])
+        assert (c["hit_at_k"] is None) == (not c["rag"])
+        assert (c["mrr"] is None) == (not c["rag"])
     listed = run_webapp("evals", "list", "--json", storage=storage)
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [result["run_id"]]
     shown = run_webapp("evals", "show", result["run_id"], storage=storage)
     assert "base + RAG" in shown.stdout
     bad = run_webapp("eval", "--data", str(data), "--configs", "gpt-4", storage=storage)
-    assert bad.returncode == 2 and "Unknown configuration" in bad.stderr
+    assert bad.returncode == 2
+    assert "Unknown configuration" in bad.stderr
 
 
 def write_beir(folder: Path) -> Path:
@@ -181,19 +191,23 @@ def test_eval_retrieval_scores_a_beir_folder(tmp_path):
     result = json.loads(done.stdout)
     for key in ("ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10", "latency_ms_p50"):
         assert isinstance(result[key], float), key
-    assert result["queries"] == 3 and result["mode"] == "hybrid"  # the default
-    assert result["recall@1"] == 1.0 and result["ndcg@10"] == pytest.approx(1.0)
+    assert result["queries"] == 3
+    assert result["mode"] == "hybrid"
+    assert result["recall@1"] == 1.0
+    assert result["ndcg@10"] == pytest.approx(1.0)
     # The throwaway knowledge base leaves nothing in the user's storage.
     assert not (tmp_path / "s" / "chroma").exists()
     missing = run_webapp("eval-retrieval", str(tmp_path), "--json", storage=tmp_path / "s")
-    assert missing.returncode == 2 and "Not a BEIR folder" in missing.stderr
+    assert missing.returncode == 2
+    assert "Not a BEIR folder" in missing.stderr
     # Another split's judgements (BEIR sets ship train/dev/test): here q4, judged wrongly.
     (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq4\td1\t1\n")
     dev = run_webapp("eval-retrieval", str(folder), "--split", "dev", "--json", storage=tmp_path)
     assert dev.returncode == 0, dev.stderr
     assert json.loads(dev.stdout)["queries"] == 1
     absent = run_webapp("eval-retrieval", str(folder), "--split", "train", storage=tmp_path)
-    assert absent.returncode == 2 and "qrels/train.tsv" in absent.stderr
+    assert absent.returncode == 2
+    assert "qrels/train.tsv" in absent.stderr
 
 
 XQUAD = SHARED_DATA / "xquad_en" / "xquad.en.json"
@@ -214,9 +228,11 @@ def test_on_real_xquad_paragraphs_rag_finds_and_answers_more(make_services, tmp_
 
 def test_answers_are_checked_against_the_passages_they_cite(demo):
     supported = demo.chat.ask(OWNER, "How tall is Skarvik Light?")
-    assert "42" in supported.answer and supported.grounded is True
+    assert "42" in supported.answer
+    assert supported.grounded is True
     invented = demo.chat.ask(OWNER, "What is the Wi-Fi password at Skarvik Light?")
-    assert invented.sources and invented.grounded is False  # the demo never names one
+    assert invented.sources
+    assert invented.grounded is False
     assert invented.as_dict()["grounded"] is False
     alone = demo.chat.ask(OWNER, "How tall is Skarvik Light?", options=ChatOptions(use_rag=False))
     assert alone.grounded is None  # nothing to check against
@@ -229,7 +245,8 @@ def test_require_grounding_prefers_not_found_over_a_guess(demo):
         supported = demo.chat.ask(OWNER, "How tall is Skarvik Light?")
     finally:
         demo.settings.require_grounding = False
-    assert invented.answer == UNGROUNDED and invented.sources  # the passages stay visible
+    assert invented.answer == UNGROUNDED
+    assert invented.sources
     assert "42" in supported.answer
 
 
@@ -241,4 +258,5 @@ def test_model_written_questions_keep_only_answers_found_in_the_passage(demo):
         demo.settings.question_generator = "extractive"
     texts = {p.name: " ".join(p.read_text().split()).lower() for p in DEMO_DOCS}
     for item in items:
-        assert item.source in texts and item.answer.lower() in texts[item.source]
+        assert item.source in texts
+        assert item.answer.lower() in texts[item.source]

@@ -45,8 +45,11 @@ def test_malformed_rows_are_named_by_line(tmp_path):
     with pytest.raises(DatasetError) as err:
         qasets.load_file(path)
     message = str(err.value)
-    assert "3 malformed" in message and "line 2" in message and "line 3" in message
-    assert "line 4" in message and "page" in message
+    assert "3 malformed" in message
+    assert "line 2" in message
+    assert "line 3" in message
+    assert "line 4" in message
+    assert "page" in message
 
 
 @pytest.mark.parametrize("name", ["qa.pdf", "empty.jsonl"])
@@ -73,7 +76,9 @@ def test_split_keeps_each_document_on_one_side():
     assert all(len(s) == 1 for s in sides.values())
     train = {i.source for i in split if i.split == "train"}
     test = {i.source for i in split if i.split == "test"}
-    assert train and test and not train & test
+    assert train
+    assert test
+    assert not train & test
     assert len(test) == 5
     # the training rows made from the train split never include a test question
     rows = qasets.training_set([i for i in split if i.split == "train"], "t")

@@ -18,7 +18,8 @@ def quoted(result, index: int) -> list[str]:
 
 def test_a_near_span_becomes_the_passage_words_with_its_citation():
     result = snap("in year 1889 [1]", SOURCES)
-    assert result.answer == "In 1889 [1]" and result.snapped
+    assert result.answer == "In 1889 [1]"
+    assert result.snapped
     assert quoted(result, 0) == ["It was completed in 1889 for the fair."]
 
 
@@ -35,7 +36,8 @@ def test_an_uncited_short_answer_is_snapped_and_gets_the_citation_of_its_source(
 def test_snapping_never_changes_an_answer_that_is_not_in_the_sources():
     for answer in ("1890 [1]", "London", "Marie Curie [2]", "not Kessa [2]", "13 districts [2]"):
         result = snap(answer, SOURCES)
-        assert result.answer == answer and not result.snapped
+        assert result.answer == answer
+        assert not result.snapped
 
 
 def test_sentence_answers_are_not_rewritten_but_get_their_evidence():

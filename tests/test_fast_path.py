@@ -67,7 +67,8 @@ def test_drafts_give_the_same_answer_in_fewer_steps(fast):
         alone = "".join(fast.stream(PROMPTS[2], GenerationOptions(48, drafts=False)))
     finally:
         hook.remove()
-    assert drafted == alone and "Moselle" in drafted
+    assert drafted == alone
+    assert "Moselle" in drafted
     assert drafted_steps <= 0.7 * (len(steps) - drafted_steps)
 
 
@@ -89,7 +90,8 @@ def test_weights_off_a_4bit_grid_fall_back_to_int8():
     model = torch.nn.Sequential(plain)
     model.get_output_embeddings = lambda: None
     layer = fast_copy(model)[0]
-    assert layer.int4 is None and layer.int8 is not None
+    assert layer.int4 is None
+    assert layer.int8 is not None
     x = torch.randn(1, 64)
     assert torch.allclose(layer(x), plain(x), atol=0.02 * plain(x).abs().max().item())
 
@@ -97,7 +99,8 @@ def test_weights_off_a_4bit_grid_fall_back_to_int8():
 def test_drafting_still_streams_and_samples(fast):
     messages = PROMPTS[2]
     pieces = list(fast.stream(messages, GenerationOptions(max_new_tokens=40)))
-    assert len(pieces) > 3 and "Rhine" in "".join(pieces)  # streamed, not one block at the end
+    assert len(pieces) > 3
+    assert "Rhine" in "".join(pieces)
     stop = threading.Event()
     text = "".join(fast.stream(messages, GenerationOptions(40, temperature=0.8), stop=stop))
     assert text.strip()

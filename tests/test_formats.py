@@ -107,8 +107,10 @@ def test_corrupt_docx(tmp_path):
 def test_html_drops_script_and_keeps_headings_as_sections(tmp_path):
     p = files.write_html(tmp_path / "page.html", "Harbour rules", "Boats dock at pier nine.")
     text = formats.parse(p, "html").documents[0].text
-    assert "alert" not in text and "color:red" not in text
-    assert "# Harbour rules" in text and "pier nine" in text
+    assert "alert" not in text
+    assert "color:red" not in text
+    assert "# Harbour rules" in text
+    assert "pier nine" in text
     assert Headings(text).at(text.index("pier nine")) == "Harbour rules"
 
 
@@ -123,7 +125,8 @@ def test_csv_rows_keep_their_column_names(tmp_path):
 def test_json_is_flattened_to_paths(tmp_path):
     p = files.write_json(tmp_path / "cfg.json", {"server": {"port": 8080, "tags": ["a", "b"]}})
     text = formats.parse(p, "json").documents[0].text
-    assert "server.port: 8080" in text and "server.tags[1]: b" in text
+    assert "server.port: 8080" in text
+    assert "server.tags[1]: b" in text
 
 
 def test_invalid_json_says_where(tmp_path):

@@ -21,7 +21,9 @@ SOURCES = [
 )
 def test_supported_answers_are_grounded(answer, question):
     result = check(answer, question, SOURCES)
-    assert result.grounded and result.support >= 0.7 and result.unsupported == []
+    assert result.grounded
+    assert result.support >= 0.7
+    assert result.unsupported == []
 
 
 @pytest.mark.parametrize(
@@ -56,7 +58,8 @@ def test_chinese_answers_are_checked_by_their_words():
     asked = "低秩适配是哪一年提出的？"
     assert check("低秩适配于2021年由微软提出 [1]。", asked, ZH_SOURCES).grounded
     invented = check("低秩适配于2019年提出 [1]。", asked, ZH_SOURCES)  # a number in no source
-    assert not invented.grounded and invented.unsupported
+    assert not invented.grounded
+    assert invented.unsupported
     assert not check("它由谷歌的工程师发明 [1]。", "谁提出了低秩适配？", ZH_SOURCES).grounded
     # Two Chinese sentences without a space between them are two sentences.
     two = check("低秩适配由微软提出 [1]。它训练全部权重。", asked, ZH_SOURCES)

@@ -26,7 +26,8 @@ def test_reciprocal_rank_fusion_by_hand():
 
 def test_fusion_of_one_list_keeps_its_order_and_of_none_is_empty():
     assert list(rrf([["b", "a", "c"], []])) == ["b", "a", "c"]
-    assert rrf([[], []]) == {} and rrf([]) == {}
+    assert rrf([[], []]) == {}
+    assert rrf([]) == {}
 
 
 # Dense search (a word-concept embedder, see tests/concepts) ranks meaning.md first: it says
@@ -56,9 +57,11 @@ def test_fusion_keeps_what_each_list_found_and_says_where_each_put_it(piers):
     why = {r.node.metadata["file"]: r.node.metadata["retrieval"] for r in found}
     code, meaning = why["code.txt"], why["meaning.md"]
     assert (code["dense_rank"], code["keyword_rank"], code["fused_rank"]) == (2, 1, 1)
-    assert code["keyword"] > 0 and code["match"] == 0.667  # lamp, qx7731; not lit
+    assert code["keyword"] > 0
+    assert code["match"] == 0.667
     assert (meaning["dense_rank"], meaning["keyword_rank"], meaning["fused_rank"]) == (1, None, 2)
-    assert meaning["keyword"] == 0.0 and meaning["dense"] > code["dense"]
+    assert meaning["keyword"] == 0.0
+    assert meaning["dense"] > code["dense"]
     assert [why[f]["rank"] for f in ("code.txt", "meaning.md", "other.md")] == [1, 2, 3]
     assert all(w["mode"] == "hybrid" for w in why.values())
 
@@ -77,7 +80,8 @@ def test_an_upload_adds_only_its_chunks_to_the_keyword_index(piers, tmp_path, mo
     )
     piers.add("local", tmp_path / "more", {"north.md": "Lamp QX7731 and lamp QX9 light the pier."})
     after = index.current()
-    assert read == [[i for i in after.ids if i not in before.ids]] and len(read[0]) == 1
+    assert read == [[i for i in after.ids if i not in before.ids]]
+    assert len(read[0]) == 1
     fresh = hybrid.KeywordIndex(kb.collection("local")).current()
     assert after.ids == fresh.ids
     for query in (PIER_QUESTION, "north pier lamp", "ferry at noon", "the", ""):
@@ -146,8 +150,10 @@ def test_the_stores_only_writer_follows_its_changes_by_revision(settings, tmp_pa
         counted, count = [], Collection.count
         monkeypatch.setattr(Collection, "count", lambda c: counted.append(c) or count(c))
         monkeypatch.setattr(hybrid, "COUNT_CHECK_S", 0.0)  # would count for every question
-        assert files("zebrafish tank") == ["zebra.md"] and len(counted) == 1  # rebuilt
-        assert files("zebrafish") == files("tank") == ["zebra.md"] and len(counted) == 1
+        assert files("zebrafish tank") == ["zebra.md"]
+        assert len(counted) == 1
+        assert files("zebrafish") == files("tank") == ["zebra.md"]
+        assert len(counted) == 1
         kb.delete("local", kb.list_documents("local")[0].id)
         assert files("zebrafish tank") == []
 
@@ -220,9 +226,12 @@ def test_questions_dense_search_misses_are_found_by_keywords(make_services):
     assert dense("local", "Who is the chair of the board?", 4) == []
     services.settings.retrieval = "hybrid"
     found = dense("local", "Who is the chair of the board?", 4)
-    assert found and found[0].file == "harbor-lights-handbook.md"
+    assert found
+    assert found[0].file == "harbor-lights-handbook.md"
     why = found[0].retrieval
-    assert why["keyword_rank"] == 1 and why["match"] == 1.0 and why["dense"] < 0.25
+    assert why["keyword_rank"] == 1
+    assert why["match"] == 1.0
+    assert why["dense"] < 0.25
     # Nothing relevant is still nothing: no passage holds these words or this meaning.
     assert dense("local", "What is the capital of France?", 4) == []
 
@@ -296,9 +305,12 @@ def test_each_mode_misses_what_the_other_finds_and_hybrid_finds_both(make_servic
         found = services.retriever("local", 10, mode=mode).retrieve(queries[query])
         return found[0].node.metadata["file"] if found else None
 
-    assert first("bm25", "code") == "d5" and first("dense", "code") != "d5"
-    assert first("dense", "paraphrase") == "d3" and first("bm25", "paraphrase") is None
-    assert first("hybrid", "code") == "d5" and first("hybrid", "paraphrase") == "d3"
+    assert first("bm25", "code") == "d5"
+    assert first("dense", "code") != "d5"
+    assert first("dense", "paraphrase") == "d3"
+    assert first("bm25", "paraphrase") is None
+    assert first("hybrid", "code") == "d5"
+    assert first("hybrid", "paraphrase") == "d3"
 
     # The same set through `webapp eval-retrieval --mode all`: one index, every mode scored.
     done = run_webapp(
@@ -310,10 +322,13 @@ def test_each_mode_misses_what_the_other_finds_and_hybrid_finds_both(make_servic
     dense, bm25, hybrid = results["dense"], results["bm25"], results["hybrid"]
     assert all(r["queries"] == 4 for r in results.values())
     assert dense["recall@1"] == bm25["recall@1"] == 0.75  # each misses one at the top
-    assert dense["recall@10"] == 1.0 and bm25["recall@10"] == 0.75  # BM25 finds nothing
-    assert hybrid["recall@1"] == 1.0 and hybrid["ndcg@10"] == pytest.approx(1.0)
+    assert dense["recall@10"] == 1.0
+    assert bm25["recall@10"] == 0.75
+    assert hybrid["recall@1"] == 1.0
+    assert hybrid["ndcg@10"] == pytest.approx(1.0)
     for single in (dense, bm25):
-        assert hybrid["ndcg@10"] > single["ndcg@10"] and hybrid["mrr@10"] > single["mrr@10"]
+        assert hybrid["ndcg@10"] > single["ndcg@10"]
+        assert hybrid["mrr@10"] > single["mrr@10"]
 
 
 def _notes(tmp_path, files: dict[str, str]) -> list:
@@ -379,7 +394,8 @@ def test_the_chat_answers_from_the_chosen_documents_only(make_services, tmp_path
     assert {s.file for s in answer.sources} <= {"south.txt"}
     nothing = ChatOptions(max_new_tokens=24, documents=(ids["west.md"],))
     answer = services.chat.ask("local", "What is the capital of France?", [], nothing)
-    assert "documents you chose" in answer.answer and answer.sources == []
+    assert "documents you chose" in answer.answer
+    assert answer.sources == []
 
 
 @pytest.mark.slow
@@ -420,7 +436,8 @@ def test_a_configured_cross_encoder_reorders_the_candidates(make_services, tmp_p
         services.knowledge.ingest("local", path, path.name)
     found = services.retriever("local", 3).retrieve("Who lights the pier lamp at dusk?")
     scores = [r.node.metadata["retrieval"]["rerank"] for r in found]
-    assert len(found) == 3 and scores == sorted(scores, reverse=True)
+    assert len(found) == 3
+    assert scores == sorted(scores, reverse=True)
     assert [r.node.metadata["retrieval"]["rank"] for r in found] == [1, 2, 3]
     # The fused rank is each passage's place before the reranker reordered the three.
     assert sorted(r.node.metadata["retrieval"]["fused_rank"] for r in found) == [1, 2, 3]
@@ -469,8 +486,10 @@ def test_eval_retrieval_reads_a_squad_file(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["queries"] == 3 and result["documents"] == 3
-    assert result["recall@1"] == 1.0 and result["recall@5"] == 1.0
+    assert result["queries"] == 3
+    assert result["documents"] == 3
+    assert result["recall@1"] == 1.0
+    assert result["recall@5"] == 1.0
 
 
 @pytest.mark.slow

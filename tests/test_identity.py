@@ -35,7 +35,8 @@ def test_passwords_are_stored_hashed_and_checked(tmp_path):
     assert users.add("alice", "correct horse") is True
     assert users.add("alice", "battery staple") is False  # a new password for the same user
     raw = (tmp_path / "users.json").read_text()
-    assert "battery" not in raw and "scrypt$" in raw
+    assert "battery" not in raw
+    assert "scrypt$" in raw
     assert stat.S_IMODE(os.stat(tmp_path / "users.json").st_mode) == 0o600
     assert users.verify("alice", "battery staple")
     assert not users.verify("alice", "correct horse")
@@ -53,7 +54,8 @@ def test_accounts_from_the_environment_are_hashed_and_read_only(tmp_path):
     made = _cli("users", "hash", "carol", stdin="carol's long password\n")
     assert made.returncode == 0, made.stderr
     entry = made.stdout.strip()
-    assert entry.startswith("carol:scrypt$") and "long password" not in entry
+    assert entry.startswith("carol:scrypt$")
+    assert "long password" not in entry
     other = _cli("users", "hash", "dave", stdin="dave's long password\n").stdout.strip()
 
     users = UsersFile(tmp_path / "users.json", f"{entry}, {other}")
@@ -70,7 +72,8 @@ def test_accounts_from_the_environment_are_hashed_and_read_only(tmp_path):
     with pytest.raises(UserError, match="never put a plain password"):
         UsersFile(tmp_path / "users.json", "eve:hunter22hunter22")
     short = _cli("users", "hash", "eve", stdin="short\n")
-    assert short.returncode != 0 and "8 characters" in short.stderr
+    assert short.returncode != 0
+    assert "8 characters" in short.stderr
 
 
 def _request(**kwargs) -> gr.Request:
@@ -97,7 +100,8 @@ def test_each_sign_in_mode_has_its_own_owner_names(tmp_path):
     token = Workspaces(tmp_path, 5, lambda owner: None).new_token()
     cookie = _request(headers=[(b"cookie", f"{COOKIE}={token}".encode())])
     owner = owner_of(cookie, settings("anonymous"))
-    assert owner.startswith("anon:") and token not in owner
+    assert owner.startswith("anon:")
+    assert token not in owner
     # The page-load id a browser sends is never an identity.
     with pytest.raises(NotSignedIn):
         owner_of(_request(session_hash="x" * 40), settings("anonymous"))
@@ -115,15 +119,14 @@ def test_workspace_cookie_is_kept_and_renewed_on_every_visit(tmp_path):
     )
     first, second = TestClient(app), TestClient(app)
     a1 = first.get("/")
-    assert "HttpOnly" in a1.headers["set-cookie"] and "SameSite=Lax" in a1.headers["set-cookie"]
+    assert "HttpOnly" in a1.headers["set-cookie"]
+    assert "SameSite=Lax" in a1.headers["set-cookie"]
     a2 = first.get("/")
     assert a1.text == a2.text
     # Renewed, same value: the cookie expires an idle time after the last visit, not the first.
     token = first.cookies[COOKIE]
-    assert (
-        f"{COOKIE}={token}" in a2.headers["set-cookie"]
-        and "Max-Age=300" in a2.headers["set-cookie"]
-    )
+    assert f"{COOKIE}={token}" in a2.headers["set-cookie"]
+    assert "Max-Age=300" in a2.headers["set-cookie"]
     b = second.get("/")
     assert b.text != a1.text  # another browser, another workspace
     assert set(seen._seen) == {a1.text, b.text}
@@ -152,7 +155,8 @@ def test_a_workspace_cookie_the_server_did_not_issue_gets_a_new_empty_workspace(
     victim, attacker = TestClient(app), TestClient(app)
     first = victim.get("/", headers=forged)
     issued = first.headers["set-cookie"].split(";")[0].split("=", 1)[1]
-    assert issued != value and seen.issued(issued)
+    assert issued != value
+    assert seen.issued(issued)
     assert first.text != Workspaces.owner(value)  # the planted value never is a workspace
     assert Workspaces.owner(value) not in seen._seen
     assert attacker.get("/", headers=forged).text not in (first.text, Workspaces.owner(value))
@@ -195,7 +199,8 @@ def test_idle_workspaces_are_deleted_with_all_their_data(make_services, tmp_path
     assert workspaces.reap(now=1100.0) == [idle]
     assert services.knowledge.list_documents(idle) == []
     assert services.qasets.list(idle) == []
-    assert services.evals.list(idle) == [] and services.adapters.list(idle) == []
+    assert services.evals.list(idle) == []
+    assert services.adapters.list(idle) == []
     assert not services.adapters.folder(idle, "mine").exists()
     assert len(services.knowledge.list_documents(active)) == 1
     assert services.qasets.list(active) == ["mine"]
@@ -218,9 +223,11 @@ def test_delete_all_my_data_leaves_other_users_alone(make_services):
     removed = services.delete_owner("alice")
     assert removed == {"documents": 2, "adapters": 0, "evaluations": 1, "question_sets": 1}
     assert services.knowledge.list_documents("alice") == []
-    assert services.evals.list("alice") == [] and services.qasets.list("alice") == []
+    assert services.evals.list("alice") == []
+    assert services.qasets.list("alice") == []
     assert len(services.knowledge.list_documents("bob")) == 2
-    assert len(services.evals.list("bob")) == 1 and services.qasets.list("bob") == ["set"]
+    assert len(services.evals.list("bob")) == 1
+    assert services.qasets.list("bob") == ["set"]
     # Alice can start again from nothing.
     assert services.knowledge.ingest("alice", DEMO_DOCS[0], DEMO_DOCS[0].name).status == "indexed"
 
@@ -288,11 +295,15 @@ def test_cli_acts_for_a_named_user(isolated_storage):
         assert len(json.loads(_cli(*command, "--user", "alice", env=password).stdout)) == 1
         assert json.loads(_cli(*command).stdout) == []  # nothing of Alice's is the local user's
     unknown = _cli("docs", "list", "--user", "mallory", env=password)
-    assert unknown.returncode == 2 and "no user 'mallory'" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "no user 'mallory'" in unknown.stderr
     refused = _cli("delete-data", "--user", "alice", env=password)
-    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert refused.returncode == 2
+    assert "--yes" in refused.stderr
     gone = _cli("delete-data", "--user", "alice", "--yes", env=password)
-    assert gone.returncode == 0 and "1 documents" in gone.stdout and "1 adapters" in gone.stdout
+    assert gone.returncode == 0
+    assert "1 documents" in gone.stdout
+    assert "1 adapters" in gone.stdout
     assert json.loads(_cli("docs", "list", "--json", "--user", "alice", env=password).stdout) == []
 
 

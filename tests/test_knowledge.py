@@ -54,7 +54,8 @@ def test_every_format_is_indexed_and_listed(kb, tmp_path):
     assert [r.status for r in results] == ["indexed"] * 7, [r.describe() for r in results]
     listed = {d.file: d for d in kb.list_documents(OWNER)}
     assert set(listed) == {p.name for p in paths.values()}
-    assert listed["manual.pdf"].pages == 2 and listed["notes.txt"].pages is None
+    assert listed["manual.pdf"].pages == 2
+    assert listed["notes.txt"].pages is None
     assert listed["notes.txt"].chunks > 3  # long text is split
     assert listed["memo.docx"].bytes == paths["docx"].stat().st_size
     assert kb.count_chunks(OWNER) == sum(d.chunks for d in listed.values())
@@ -94,12 +95,15 @@ def test_identical_reupload_is_a_no_op(kb, tmp_path):
     [first] = ingest(kb, p)
     count = kb.count_chunks(OWNER)
     [again] = ingest(kb, p)
-    assert again.status == "unchanged" and "already indexed" in again.describe()
+    assert again.status == "unchanged"
+    assert "already indexed" in again.describe()
     copy = tmp_path / "copy-of-a.txt"
     copy.write_bytes(p.read_bytes())
     [renamed] = ingest(kb, copy)
-    assert renamed.status == "unchanged" and "a.txt" in renamed.message
-    assert kb.count_chunks(OWNER) == count and len(kb.list_documents(OWNER)) == 1
+    assert renamed.status == "unchanged"
+    assert "a.txt" in renamed.message
+    assert kb.count_chunks(OWNER) == count
+    assert len(kb.list_documents(OWNER)) == 1
     assert again.doc_id == first.doc_id
 
 
@@ -109,9 +113,11 @@ def test_changed_version_replaces_old_chunks(kb, services, tmp_path):
     [old] = ingest(kb, p)
     p.write_text("Visitors now register online before arriving.")
     [new] = ingest(kb, p)
-    assert new.status == "replaced" and new.doc_id != old.doc_id
+    assert new.status == "replaced"
+    assert new.doc_id != old.doc_id
     [doc] = kb.list_documents(OWNER)
-    assert doc.id == new.doc_id and doc.chunks == new.chunks == kb.count_chunks(OWNER)
+    assert doc.id == new.doc_id
+    assert doc.chunks == new.chunks == kb.count_chunks(OWNER)
     texts = " ".join(c.text for c in kb.chunks(OWNER, new.doc_id))
     assert "front desk" not in texts
     hits = services.chat.retrieve(OWNER, "Where do visitors sign in?", 5)
@@ -141,7 +147,8 @@ def test_originals_get_generated_names(kb, services, tmp_path):
     p = tmp_path / "x.txt"
     p.write_text("Hostile names never reach the disk.")
     [r] = kb.ingest_files(OWNER, [(p, "../../../etc/evil name.txt")])
-    assert r.ok and r.file == "evil name.txt"
+    assert r.ok
+    assert r.file == "evil name.txt"
     uploads = services.settings.storage_dir / "uploads"
     [stored] = [f for f in uploads.rglob("*") if f.is_file()]
     assert stored.parent == uploads / owner_key(OWNER)
@@ -170,7 +177,8 @@ def test_bad_file_gets_a_message_and_loses_nothing(kb, tmp_path, name):
     good = tmp_path / "good.md"
     good.write_text("# Garden\nTomatoes need six hours of sun.")
     results = ingest(kb, bad, good)
-    assert results[0].status == "failed" and message in results[0].message
+    assert results[0].status == "failed"
+    assert message in results[0].message
     assert results[1].status == "indexed"
     listed = sorted(d.file for d in kb.list_documents(OWNER))
     assert listed == ["before.txt", "good.md"]
@@ -183,7 +191,8 @@ def test_file_over_the_size_limit(make_services, tmp_path):
     big.write_text("word " * 1000)
     small.write_text("Small files still get in.")
     big_result, small_result = ingest(kb, big, small)
-    assert big_result.status == "failed" and "limit is 0.001 MB" in big_result.message
+    assert big_result.status == "failed"
+    assert "limit is 0.001 MB" in big_result.message
     assert small_result.status == "indexed"
 
 

@@ -24,9 +24,8 @@ def test_generator_uses_the_model_chat_template(generator):
         tokenize=False,
         add_generation_prompt=True,
     )
-    assert "<|im_start|>system\nS<|im_end|>" in rendered and rendered.endswith(
-        "<|im_start|>assistant\n"
-    )
+    assert "<|im_start|>system\nS<|im_end|>" in rendered
+    assert rendered.endswith("<|im_start|>assistant\n")
 
 
 def test_generation_answers(generator):
@@ -54,4 +53,7 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("WEBAPP_STORAGE_DIR", str(tmp_path / "s"))
     s = Settings()
     assert (s.port, s.max_upload_mb, s.storage_dir) == (9123, 5.0, tmp_path / "s")
-    assert s.model_cache == s.storage_dir / "models" or s.models_dir is not None
+    assert s.models_dir is not None
+    assert s.model_cache == s.models_dir
+    monkeypatch.delenv("WEBAPP_MODELS_DIR")
+    assert Settings().model_cache == tmp_path / "s" / "models"  # default: under the storage

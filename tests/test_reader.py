@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 def test_rows_hold_the_answering_passage_and_cite_it(demo):
     items = builder.from_documents(demo.knowledge, OWNER)
     data = reader.build(demo, OWNER, items)
-    assert data.kind == "reader" and len(data.examples) >= len(items) // 2
+    assert data.kind == "reader"
+    assert len(data.examples) >= len(items) // 2
     for example in data.examples:
         system, user, assistant = example.messages
         assert system["content"] == prompts.SYSTEM_PROMPT
@@ -50,7 +51,8 @@ def test_training_rows_come_only_from_the_training_split(demo):
     asked = {
         re.search(r"Question: (.*)\n", e.messages[1]["content"]).group(1) for e in data.examples
     }
-    assert asked and asked.isdisjoint(test_questions)
+    assert asked
+    assert asked.isdisjoint(test_questions)
     assert {i.source for i in train}.isdisjoint({i.source for i in items if i.split == "test"})
 
 

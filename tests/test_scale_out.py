@@ -94,11 +94,14 @@ def test_every_knowledge_base_feature_works_against_a_chroma_server(
     assert [d.file for d in kb.list_documents("alice")] == [doc.name]
     assert kb.list_documents("bob") == []  # owners stay apart on the shared server
     found = services.chat.retrieve("alice", "Who is the chair of the board?", 4)
-    assert found and found[0].file == doc.name and found[0].retrieval["keyword_rank"] == 1
+    assert found
+    assert found[0].file == doc.name
+    assert found[0].retrieval["keyword_rank"] == 1
     assert services.chat.retrieve("bob", "Who is the chair of the board?", 4) == []
     # Small-to-big reads the neighbours on the server, and only the owner's own.
     wide = services.chat.widen("alice", found)
-    assert wide[0].text != found[0].text and found[0].text in wide[0].text
+    assert wide[0].text != found[0].text
+    assert found[0].text in wide[0].text
     assert services.chat.widen("bob", found) == found
     # Nothing was stored on the local disk's embedded store.
     assert not (services.settings.storage_dir / "chroma").exists()
@@ -126,7 +129,8 @@ def test_two_replicas_share_one_chroma_server(chroma, tmp_path, model_cache):
         for app in (one, two):
             with urllib.request.urlopen(app.url + "health", timeout=10) as response:
                 report = json.load(response)
-            assert report["ok"] and report["checks"]["documents"]["detail"] == "Chroma server"
+            assert report["ok"]
+            assert report["checks"]["documents"]["detail"] == "Chroma server"
     finally:
         one.stop()
         two.stop()
@@ -143,7 +147,8 @@ def test_a_chroma_server_that_is_down_gives_a_message_and_service_resumes(make_s
     with pytest.raises(StoreUnavailable, match="not reachable"):
         services.knowledge.list_documents("local")
     refused = services.knowledge.ingest("local", DEMO_DOCS[1], DEMO_DOCS[1].name)
-    assert refused.status == "failed" and "not reachable" in refused.message
+    assert refused.status == "failed"
+    assert "not reachable" in refused.message
     with pytest.raises(StoreUnavailable):
         services.chat.ask("local", "Who is the chair of the board?", [], ChatOptions())
     assert not services.health()["ok"]
@@ -179,7 +184,8 @@ def test_the_chat_streams_from_an_openai_compatible_server(make_services, model_
         "local", "Who is the chair of the board?", [], ChatOptions(max_new_tokens=32)
     ):
         seen.append(final.answer)
-    assert final.done and final.sources
+    assert final.done
+    assert final.sources
     assert "Ekberg" in final.answer  # the served bundled model read the handbook
     assert len(set(seen)) > 2  # it grew piece by piece
     # /v1/models answers (transformers serve lists only hub-cached models, so no names here;
@@ -315,7 +321,9 @@ def test_embeddings_from_a_server_and_what_users_see_while_it_is_down(
     dense = services.retriever(OWNER, 1, mode="dense").retrieve(question)
     assert "Dogs are welcome" in dense[0].node.get_content()
     found = services.chat.retrieve(OWNER, "Who is the chair of the board?", 4)
-    assert found and found[0].file == handbook.name and "Ekberg" in found[0].text
+    assert found
+    assert found[0].file == handbook.name
+    assert "Ekberg" in found[0].text
     assert services.health()["checks"]["embedder"] == {
         "ok": True,
         "detail": f"embedding server, model {EMBEDDER}",
@@ -328,13 +336,15 @@ def test_embeddings_from_a_server_and_what_users_see_while_it_is_down(
     assert refused.status == "failed"
     assert refused.message == UNREACHABLE  # "The embedding server is not reachable right now…"
     # Nothing half-written: no chunk, no original, no marker, nothing reported as interrupted.
-    assert kb.count_chunks(OWNER) == chunks and _files_under(uploads) == files
+    assert kb.count_chunks(OWNER) == chunks
+    assert _files_under(uploads) == files
     assert [d.file for d in kb.list_documents(OWNER)] == [handbook.name]
     assert kb.interrupted(OWNER) == []
     with pytest.raises(StoreUnavailable, match="embedding server is not reachable"):
         services.chat.ask(OWNER, "Who is the chair of the board?", [], ChatOptions())
     report = services.health()
-    assert not report["ok"] and report["checks"]["documents"]["ok"]
+    assert not report["ok"]
+    assert report["checks"]["documents"]["ok"]
     assert report["checks"]["embedder"]["detail"] == "embedding server: not reachable"
 
     tei.start()  # the same port: no restart of the app
@@ -348,7 +358,8 @@ def test_embeddings_from_a_server_and_what_users_see_while_it_is_down(
 def test_an_embedding_server_that_refuses_gives_a_message(make_services, tei):
     services = make_services(embed_base_url=f"{tei.url}/v1", embed_model="no-such-model")
     refused = services.knowledge.ingest(OWNER, DEMO_DOCS[0], DEMO_DOCS[0].name)
-    assert refused.status == "failed" and "refused the request (HTTP 404)" in refused.message
+    assert refused.status == "failed"
+    assert "refused the request (HTTP 404)" in refused.message
     assert services.knowledge.list_documents(OWNER) == []
     assert services.health()["checks"]["embedder"] == {
         "ok": False,
@@ -413,11 +424,13 @@ def test_an_app_on_remote_servers_lists_their_adapters_and_reports_health(
         assert report["checks"]["generator"]["detail"] == "model server, model served-base"
         before = tei.embedded
         [result] = client.predict([handle_file(str(DEMO_DOCS[1]))], api_name="/upload")
-        assert result["status"] == "indexed" and tei.embedded > before
+        assert result["status"] == "indexed"
+        assert tei.embedded > before
         tei.stop()
         try:
             [refused] = client.predict([handle_file(str(DEMO_DOCS[0]))], api_name="/upload")
-            assert refused["status"] == "failed" and "embedding server" in refused["message"]
+            assert refused["status"] == "failed"
+            assert "embedding server" in refused["message"]
             with pytest.raises(urllib.error.HTTPError) as down:
                 urllib.request.urlopen(app.url + "health", timeout=10)
             assert down.value.code == 503
@@ -470,8 +483,10 @@ def test_the_knowledge_tab_keeps_an_uploads_results_when_chroma_goes_down(make_s
     try:
         with pytest.warns(UserWarning) as warned:
             rows, *listing, files = ingest([str(faq), str(handbook)], None, progress)
-        assert rows[0][0] == faq.name and rows[0][1].startswith("indexed")
-        assert rows[1][0] == handbook.name and "not reachable" in rows[1][1]
+        assert rows[0][0] == faq.name
+        assert rows[0][1].startswith("indexed")
+        assert rows[1][0] == handbook.name
+        assert "not reachable" in rows[1][1]
         said = [str(w.message) for w in warned]
         assert "1 of 2 file(s) could not be indexed; see Last upload." in said
         assert any("cannot be listed" in s and "not reachable" in s for s in said)
@@ -518,7 +533,8 @@ def test_originals_of_documents_deleted_through_another_replica_are_removed(
 
         assert restarted.ingest(owner, faq, faq.name).status == "indexed"
         assert b.delete_owner(owner)["documents"] == 1  # "Delete all my data" through B
-        assert restarted.list_documents(owner) == [] and kept() == []
+        assert restarted.list_documents(owner) == []
+        assert kept() == []
     finally:
         for lock in held:
             lock.release()
@@ -602,7 +618,8 @@ def test_the_chroma_token_is_sent_in_the_configured_header(
         assert [d.file for d in kb.list_documents(owner)] == [faq.name]
         assert services.chat.retrieve(owner, "Are dogs allowed in the lighthouses?", 4)
         assert services.health()["checks"]["documents"] == {"ok": True, "detail": "Chroma server"}
-        assert proxy.seen and all(h.get(header.lower()) == sent for h in proxy.seen)
+        assert proxy.seen
+        assert all(h.get(header.lower()) == sent for h in proxy.seen)
         other = "x-chroma-token" if header == "Authorization" else "authorization"
         assert not any(other in h for h in proxy.seen)
 
@@ -620,7 +637,8 @@ def test_the_chroma_token_is_sent_in_the_configured_header(
         with pytest.raises(StoreUnavailable, match="refused this app's credentials"):
             kb.list_documents(owner)
         refused = kb.ingest(owner, handbook, handbook.name)
-        assert refused.status == "failed" and "refused this app's credentials" in refused.message
+        assert refused.status == "failed"
+        assert "refused this app's credentials" in refused.message
         with pytest.raises(StoreUnavailable, match="refused"):
             services.chat.retrieve(owner, "Are dogs allowed in the lighthouses?", 4)
         proxy.value = sent  # put back: it works again without a restart

@@ -17,7 +17,9 @@ TEXT_C = {"file_id": "c", "kind": "text", "owner": "alice"}
 
 
 def test_an_empty_scope_is_everything():
-    assert not EVERYTHING and Scope() == EVERYTHING and Scope((), ()) == EVERYTHING
+    assert not EVERYTHING
+    assert Scope() == EVERYTHING
+    assert Scope((), ()) == EVERYTHING
     assert EVERYTHING.filters() == []
     assert all(EVERYTHING.allows(m) for m in (PDF_A, TEXT_A, PDF_B, TEXT_C, {}))
 
@@ -25,8 +27,11 @@ def test_an_empty_scope_is_everything():
 def test_a_scope_of_documents_lets_only_their_chunks_through():
     scope = Scope(documents=("a", "b"))
     assert scope
-    assert scope.allows(PDF_A) and scope.allows(TEXT_A) and scope.allows(PDF_B)
-    assert not scope.allows(TEXT_C) and not scope.allows({})
+    assert scope.allows(PDF_A)
+    assert scope.allows(TEXT_A)
+    assert scope.allows(PDF_B)
+    assert not scope.allows(TEXT_C)
+    assert not scope.allows({})
     [only] = scope.filters()
     assert (only.key, only.operator, only.value) == ("file_id", FilterOperator.IN, ["a", "b"])
 
@@ -34,8 +39,11 @@ def test_a_scope_of_documents_lets_only_their_chunks_through():
 def test_a_scope_of_file_types_lets_only_those_kinds_through():
     scope = Scope(kinds=("text",))
     assert scope
-    assert scope.allows(TEXT_A) and scope.allows(TEXT_C)
-    assert not scope.allows(PDF_A) and not scope.allows(PDF_B) and not scope.allows({})
+    assert scope.allows(TEXT_A)
+    assert scope.allows(TEXT_C)
+    assert not scope.allows(PDF_A)
+    assert not scope.allows(PDF_B)
+    assert not scope.allows({})
     [only] = scope.filters()
     assert (only.key, only.operator, only.value) == ("kind", FilterOperator.IN, ["text"])
 

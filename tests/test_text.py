@@ -14,7 +14,10 @@ def test_english_search_terms_are_bm25s_own():
 
 def test_chinese_is_split_into_words_and_mixed_text_takes_both_paths():
     terms = text.search_terms("LoRA的秩是多少？低秩适配在2021年提出。")
-    assert "lora" in terms and "适配" in terms and "2021" in terms and "提出" in terms
+    assert "lora" in terms
+    assert "适配" in terms
+    assert "2021" in terms
+    assert "提出" in terms
     assert "的" not in terms  # a Chinese stop word
     assert "低秩适配在2021年提出" not in terms  # not the whole clause as one word
     assert text.words("渡轮 ferry 中午出发") == ["渡轮", "ferry", "中午", "出发"]
@@ -35,7 +38,8 @@ def test_sentences_end_at_chinese_punctuation_without_a_space():
 def test_the_language_of_a_question():
     assert text.is_chinese("低秩适配是哪一年提出的？")
     assert text.is_chinese("LoRA 是什么？")
-    assert not text.is_chinese("What is LoRA?") and not text.is_chinese("What is 秩 in LoRA?")
+    assert not text.is_chinese("What is LoRA?")
+    assert not text.is_chinese("What is 秩 in LoRA?")
 
 
 def test_a_loop_at_the_end_of_an_answer_is_cut_to_one_repeat():
@@ -57,8 +61,10 @@ def test_a_loop_at_the_end_of_an_answer_is_cut_to_one_repeat():
 def test_generation_stops_on_a_loop_of_its_own_tokens_only():
     from webapp.models.generator import is_loop
 
-    assert is_loop([7, 8] * 8) and is_loop([5] * 16)
-    assert not is_loop([5] * 15) and not is_loop(list(range(40)))
+    assert is_loop([7, 8] * 8)
+    assert is_loop([5] * 16)
+    assert not is_loop([5] * 15)
+    assert not is_loop(list(range(40)))
     assert not is_loop([1, 2, 3] * 3)  # three repeats of a short phrase: not yet a loop
 
 

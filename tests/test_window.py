@@ -73,7 +73,8 @@ def words(text: str) -> int:
 
 def test_a_source_widens_to_about_the_window_centred_on_its_chunk(kb):
     [hit] = found(kb, "Where is the QX7731 marker?")
-    assert hit.chunk_index == 8 and words(hit.text) == 40
+    assert hit.chunk_index == 8
+    assert words(hit.text) == 40
     [wide] = kb.chat(120).widen("alice", [hit])
     assert 110 <= words(wide.text) <= 125
     [(start, end)] = wide.spans
@@ -100,8 +101,10 @@ def test_a_window_at_the_start_of_a_document_widens_forward(kb):
     [hit] = found(kb, "Where is the AL1001 note?")
     assert hit.chunk_index == 0
     [wide] = kb.chat(120).widen("alice", [hit])
-    assert wide.text.startswith("Sentence 0 ") and wide.spans[0][0] == 0
-    assert 110 <= words(wide.text) <= 125 and wide.text in DOC
+    assert wide.text.startswith("Sentence 0 ")
+    assert wide.spans[0][0] == 0
+    assert 110 <= words(wide.text) <= 125
+    assert wide.text in DOC
 
 
 def test_two_neighbouring_hits_become_one_source(kb):
@@ -118,23 +121,30 @@ def test_hits_far_apart_stay_two_sources_that_share_no_text(kb):
     hits = found(kb, "AL1001 QX7731", top_k=2)
     assert sorted(h.chunk_index for h in hits) == [0, 8]
     wide = kb.chat(60).widen("alice", hits)
-    assert len(wide) == 2 and all(w.text in DOC for w in wide)
+    assert len(wide) == 2
+    assert all(w.text in DOC for w in wide)
     # Windows of 200 would overlap (sentences 0-39 and 32-71): each keeps its own side.
     wide = kb.chat(200).widen("alice", hits)
-    assert len(wide) == 2 and all(w.text in DOC for w in wide)
+    assert len(wide) == 2
+    assert all(w.text in DOC for w in wide)
     first, second = ({int(n) for n in re.findall(r"Sentence (\d+) ", w.text)} for w in wide)
-    assert not first & second and max(first | second) - min(first | second) > 60
+    assert not first & second
+    assert max(first | second) - min(first | second) > 60
 
 
 def test_a_window_never_crosses_into_another_document_or_owner(kb):
     """Other documents hold chunks with the same indexes: only the hit's own are read."""
     [hit] = found(kb, "Where is the OM9009 note?")
-    assert hit.chunk_index == 16 and hit.doc_id == kb.ids["doc.txt"]
+    assert hit.chunk_index == 16
+    assert hit.doc_id == kb.ids["doc.txt"]
     [wide] = kb.chat(400).widen("alice", [hit])
-    assert wide.text in DOC and "Other" not in wide.text and "Bob" not in wide.text
+    assert wide.text in DOC
+    assert "Other" not in wide.text
+    assert "Bob" not in wide.text
     [first] = found(kb, "Where is the YK5151 tag?")
     [wide] = kb.chat(400).widen("alice", [first])
-    assert wide.text in OTHER and "Sentence" not in wide.text
+    assert wide.text in OTHER
+    assert "Sentence" not in wide.text
     assert kb.knowledge.neighbours("alice", window.wanted([hit, first], 20))
     assert kb.knowledge.neighbours("bob", window.wanted([hit, first], 20)) == []
     [bobs] = found(kb, "Bob 30 is plain filler", owner="bob")
@@ -162,7 +172,8 @@ def test_documents_stored_before_chunk_keys_widen_the_same(kb, monkeypatch):
     collection.update(ids=stored["ids"], metadatas=[{"chunk_key": None} for _ in stored["ids"]])
     assert not collection.get(where={"chunk_key": {"$in": ["x"]}}, include=[])["ids"]
     left = collection.get(ids=stored["ids"][:1], include=["metadatas"])["metadatas"][0]
-    assert "chunk_key" not in left and "chunk_index" in left
+    assert "chunk_key" not in left
+    assert "chunk_index" in left
     calls = []
     real = type(collection).get
     monkeypatch.setattr(
@@ -177,7 +188,8 @@ def test_window_zero_keeps_the_chunk_alone(kb):
     assert kb.chat(0).widen("alice", hits) is hits
     assert all(h.spans is None and words(h.text) == 40 for h in hits)
     data = Answer("q", sources=hits, done=True).as_dict()["sources"][0]
-    assert data["text"] == hits[0].text and data["matched_spans"] == [[0, len(hits[0].text)]]
+    assert data["text"] == hits[0].text
+    assert data["matched_spans"] == [[0, len(hits[0].text)]]
 
 
 def test_the_api_gives_why_each_source_was_picked_and_its_matched_span(kb):
@@ -200,7 +212,8 @@ def test_the_api_gives_why_each_source_was_picked_and_its_matched_span(kb):
         "matched_spans": [list(wide.spans[0])],
         "evidence": [],
     }
-    assert data["bm25_rank"] == 1 and data["bm25_score"] > 0
+    assert data["bm25_rank"] == 1
+    assert data["bm25_score"] > 0
 
 
 def test_the_matched_chunk_is_bold_in_the_shown_passage(kb):
@@ -208,7 +221,9 @@ def test_the_matched_chunk_is_bold_in_the_shown_passage(kb):
     [wide] = kb.chat(120).widen("alice", [hit])
     shown = passage_markdown(wide)
     [bold] = re.findall(r"\*\*(.+?)\*\*", shown)
-    assert "QX7731" in bold and bold.startswith("A ZB4420") and "Sentence 47" not in bold
+    assert "QX7731" in bold
+    assert bold.startswith("A ZB4420")
+    assert "Sentence 47" not in bold
     assert "Sentence 47" in shown  # the text around it, not bold
     assert "**" not in passage_markdown(hit)  # no window: as before
 
@@ -221,7 +236,8 @@ def test_chunks_without_offsets_are_joined_by_their_repeated_text():
         Chunk(1, b, None, None, None, None, "d", "p"),
     ]
     strip = window.join(chunks)[("d", 0)]
-    assert strip.text == text and strip.at[1] == (28, len(text))
+    assert strip.text == text
+    assert strip.at[1] == (28, len(text))
     # A new page repeats nothing: the chunks are set apart.
     chunks[1].part = "q"
     assert window.join(chunks)[("d", 1)].text == f"{a}\n\n{b}"
@@ -232,7 +248,8 @@ def test_widened_sources_still_fit_the_prompt_budget(kb, generator):
     hits = found(kb, "AL1001 OM9009 QX7731", top_k=3)
     assert sorted(h.chunk_index for h in hits) == [0, 8, 16]
     wide = kb.chat(150).widen("alice", hits)
-    assert len(wide) == 3 and all(words(w.text) >= 140 for w in wide)
+    assert len(wide) == 3
+    assert all(words(w.text) >= 140 for w in wide)
     question = "Where is the QX7731 marker?"
     budget = 500
     messages, used = prompts.rag_messages(question, wide, generator, budget)
@@ -241,7 +258,8 @@ def test_widened_sources_still_fit_the_prompt_budget(kb, generator):
     assert len(used) == 3  # every source kept, narrowed around its chunk
     for hit, source in zip(hits, used, strict=True):
         assert [source.text[s:e] for s, e in source.spans] == [hit.text]
-        assert source.text in DOC and words(hit.text) < words(source.text) < 120
+        assert source.text in DOC
+        assert words(hit.text) < words(source.text) < 120
         assert " ".join(source.text.split()) in messages[-1]["content"]  # what the model read
     sizes = [generator.count_tokens(s.text) for s in used]
     assert max(sizes) - min(sizes) < 40  # narrowed evenly, not the first kept whole

@@ -1,3 +1,3 @@
 """DocChat: chat with your own documents and teach the model your data."""
 
-__version__ = "0.1.0"
+__version__ = "0.6.0"

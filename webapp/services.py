@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from webapp.config import Settings
 
@@ -21,6 +22,12 @@ class Services:
         self._models_from = models_from
         self._build_lock = threading.RLock()
         settings.storage_dir.mkdir(parents=True, exist_ok=True)
+
+    def scratch(self, storage_dir: Path, **overrides) -> Services:
+        """Stores of their own under `storage_dir` (a benchmark's, a corpus's), with these
+        settings but `overrides`, sharing the loaded models where they name the same ones."""
+        values = {**self.settings.model_dump(), "storage_dir": Path(storage_dir), **overrides}
+        return Services(Settings(**values), models_from=self)
 
     def _once(self, name: str, build):
         # cached_property is not thread-safe; two first requests must not load a model twice.
@@ -473,8 +480,6 @@ def quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
     logging.getLogger("chromadb").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # "k larger than the number of chunks": expected for small knowledge bases.
-    logging.getLogger("llama_index.retrievers.bm25").setLevel(logging.ERROR)
 
 
 def _same(a, b, *fields: str) -> bool:

@@ -150,9 +150,7 @@ def balanced(items: list, limit: int, seed: int = 0) -> list:
 def build_rows(services, rows: int, abstracts: int | None = None, seed: int = 0, log=print):
     """The RAFT training set: (TrainingSet, recipe dict for metadata.json)."""
     from webapp.adapters import reader
-    from webapp.config import Settings
     from webapp.evaluation import builder
-    from webapp.services import Services
 
     with tempfile.TemporaryDirectory(prefix="webapp-reader-corpus-") as tmp:
         files = corpus_files(Path(tmp) / "docs", abstracts, seed)
@@ -160,9 +158,7 @@ def build_rows(services, rows: int, abstracts: int | None = None, seed: int = 0,
             from webapp.errors import DatasetError
 
             raise DatasetError(f"No public text found under {DATA} to build the reader from.")
-        values = {**services.settings.model_dump(), "storage_dir": Path(tmp)}
-        settings = Settings(**{**values, "max_documents": len(files) + 1})
-        corpus = Services(settings, models_from=services)
+        corpus = services.scratch(Path(tmp), max_documents=len(files) + 1)
         for n, path in enumerate(files):
             result = corpus.knowledge.ingest(OWNER, path, path.name)
             if result.status == "failed":

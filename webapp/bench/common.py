@@ -125,14 +125,8 @@ def pdf_files(quick: bool, scratch: Path) -> tuple[list[Path], str] | None:
 @contextmanager
 def throwaway(services, **overrides) -> Iterator:
     """A Services on a temporary storage folder sharing `services`' loaded models."""
-    from webapp.config import Settings
-    from webapp.services import Services
-
     with tempfile.TemporaryDirectory(prefix="webapp-bench-") as tmp:
-        settings = Settings(
-            **{**services.settings.model_dump(), "storage_dir": Path(tmp), **overrides}
-        )
-        yield Services(settings, models_from=services)
+        yield services.scratch(Path(tmp), **overrides)
 
 
 def generator(services):

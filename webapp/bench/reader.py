@@ -23,17 +23,14 @@ def run(services, questions: int = 100, per_document: int = 4, epochs: int = 2, 
     """Returns {"configs": [...summaries], "train_s", "tokens_per_s", "rows", ...}."""
     from webapp.adapters import reader
     from webapp.adapters.training import train
-    from webapp.config import Settings
     from webapp.evaluation import builder, runner, squad
-    from webapp.services import Services
 
     paragraphs = squad.load(XQUAD)
     files = sorted(p.file for p in paragraphs)
     random.Random(seed).shuffle(files)
     train_files, test_files = set(files[: len(files) // 2]), set(files[len(files) // 2 :])
     with tempfile.TemporaryDirectory(prefix="webapp-reader-bench-") as tmp:
-        settings = Settings(**{**services.settings.model_dump(), "storage_dir": Path(tmp)})
-        bench = Services(settings, models_from=services)
+        bench = services.scratch(Path(tmp))
         folder = Path(tmp) / "docs"
         for path in squad.write_documents(paragraphs, folder):
             bench.knowledge.ingest(OWNER, path, path.name)
@@ -47,7 +44,7 @@ def run(services, questions: int = 100, per_document: int = 4, epochs: int = 2, 
             config,
             data,
             bench.base_model_path(),
-            settings.llm_model,
+            bench.settings.llm_model,
             bench.adapters.folder(OWNER, "reader"),
             report=lambda status: None,
         )
@@ -55,7 +52,7 @@ def run(services, questions: int = 100, per_document: int = 4, epochs: int = 2, 
         held_out = [p for p in paragraphs if p.file in test_files]
         items = squad.sample_questions(held_out, questions, seed=seed + 1)
         configs = runner.EvalConfig.parse_list("base,rag,adapter:reader,adapter:reader+rag")
-        run = runner.run(bench.chat, OWNER, items, configs, top_k=settings.top_k)
+        run = runner.run(bench.chat, OWNER, items, configs, top_k=bench.settings.top_k)
     return {
         "configs": run["configs"],
         "rows": len(data.examples),

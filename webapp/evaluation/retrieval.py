@@ -89,18 +89,6 @@ def _jsonl(path: Path):
                     raise DatasetError(f"{path.name} line {number} is not valid JSON.") from exc
 
 
-def evaluate(
-    services,
-    folder: Path,
-    top_k: int = 10,
-    mode: str = "dense",
-    limit: int | None = None,
-    progress: Callable[[float, str], None] | None = None,
-) -> dict:
-    """Scores for one mode; see `evaluate_modes` to score several on one index."""
-    return evaluate_modes(services, folder, top_k, [mode], limit, progress)[0]
-
-
 def evaluate_modes(
     services,
     folder: Path,
@@ -117,12 +105,8 @@ def evaluate_modes(
         raise InvalidOption("--top-k must be between 1 and 100.")
     corpus, queries, qrels = load_dataset(folder, split)
     judged = sorted(qrels)[:limit] if limit else sorted(qrels)
-    from webapp.config import Settings
-    from webapp.services import Services
-
     with tempfile.TemporaryDirectory(prefix="webapp-beir-") as tmp:
-        settings = Settings(**{**services.settings.model_dump(), "storage_dir": Path(tmp)})
-        throwaway = Services(settings, models_from=services)
+        throwaway = services.scratch(Path(tmp))
         t0 = time.perf_counter()
         chunks = throwaway.knowledge.add_texts(
             OWNER,

@@ -16,6 +16,7 @@ document, except the older version of a replacement whose new version is complet
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -516,10 +517,8 @@ class KnowledgeBase:
             pending.unlink(missing_ok=True)
         except Exception:
             log.warning("pieces of a failed upload remain until the next start", exc_info=True)
-            try:
+            with contextlib.suppress(OSError):
                 _write_json(pending, {**record, "failed": True})
-            except OSError:
-                pass
 
     def add_texts(
         self, owner: str, texts: list[tuple[str, str]], progress: Progress | None = None

@@ -25,6 +25,7 @@ Documents here. Every failure is an IngestError with a plain-words message.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -275,10 +276,8 @@ def _worker_main(fds: str) -> None:
     replies = Connection(reply_fd, readable=False)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     for module in WARM_MODULES:
-        try:
+        with contextlib.suppress(ImportError):
             __import__(module)
-        except ImportError:
-            pass
     replies.send_bytes(b'{"ready": true}')
     while True:
         try:

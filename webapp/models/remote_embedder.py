@@ -75,7 +75,7 @@ class RemoteEmbedder(OpenAILikeEmbedding):
                 f"{self.api_base}/embeddings", json=body, headers=headers, timeout=5
             )
             response.raise_for_status()
-            response.json()["data"][0]["embedding"]  # noqa: B018  (an answer, not an error page)
+            response.json()["data"][0]["embedding"]
             return {"ok": True, "detail": f"embedding server, model {self.model_name}"}
         except httpx.HTTPStatusError as exc:  # up, but it will not embed (an unknown model)
             return {

@@ -12,6 +12,7 @@ documents (RAG), an adapter, or an adapter with RAG? Measured on your own questi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -461,10 +462,8 @@ def build_evaluate_tab(services, chat_model: gr.Dropdown):
 
     def stop(current_job, request: gr.Request):
         if current_job:
-            try:
+            with contextlib.suppress(WebappError):
                 services.eval_jobs.cancel(owner(request), current_job)
-            except WebappError:
-                pass
             gr.Info("Stopping after the current question…")
         return gr.update(interactive=False)
 
