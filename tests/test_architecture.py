@@ -20,8 +20,7 @@ LAYERS = ["models", "knowledge", "retrieval", "chat", "adapters", "evaluation"]
 ENTRY_POINTS = {"webapp.__main__", "webapp.app"}
 ENTRY_PACKAGES = {"ui", "bench"}
 KNOWN = {
-    # the reader's rows are QA items, and its corpus questions come from the builder
-    ("webapp.adapters.reader", "webapp.evaluation"),
+    # the reader's corpus questions come from the question builder
     ("webapp.adapters.raft", "webapp.evaluation"),
 }
 

@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from webapp.chat.prompts import PLAIN_SYSTEM_PROMPT
@@ -227,3 +227,77 @@ def tokenize(example: Example, tokenizer, max_length: int) -> tuple[list[int], l
         prompt = []
     labels = [-100] * len(prompt) + full[len(prompt) :]
     return full[:max_length], labels[:max_length]
+
+
+# -- question rows: what a question set holds (webapp.evaluation.qasets) and what a reader
+# is trained on (webapp.adapters.reader), so both layers read the same type
+SPLITS = ("train", "test")
+
+
+@dataclass
+class QAItem:
+    question: str
+    answer: str = ""
+    source: str | None = None
+    page: int | None = None
+    paraphrase: str | None = None
+    answerable: bool = True
+    split: str | None = None  # "train" | "test" | None (not split)
+
+    def as_row(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "") or k == "answer"}
+
+    @classmethod
+    def from_row(cls, row: dict) -> QAItem:
+        """Raises ValueError with a short reason for a malformed row."""
+        question = _clean(row.get("question"))
+        if not question:
+            raise ValueError("'question' is missing or empty")
+        answerable = _flag(row.get("answerable", True))
+        answer = _clean(row.get("answer"))
+        if answerable and not answer:
+            raise ValueError(
+                "'answer' is missing or empty (mark unanswerable rows answerable=false)"
+            )
+        split = _clean(row.get("split")).lower() or None
+        if split not in (None, *SPLITS):
+            raise ValueError("'split' must be train or test")
+        return cls(
+            question=question,
+            answer=answer,
+            source=_clean(row.get("source")) or None,
+            page=_page(row.get("page")),
+            paraphrase=_clean(row.get("paraphrase")) or None,
+            answerable=answerable,
+            split=split,
+        )
+
+
+def _clean(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return ""
+    return " ".join(str(value).split())
+
+
+def _flag(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _clean(value).lower()
+    if text in ("", "true", "yes", "1", "y"):
+        return True
+    if text in ("false", "no", "0", "n"):
+        return False
+    raise ValueError("'answerable' must be true or false")
+
+
+def _page(value) -> int | None:
+    text = _clean(value)
+    if not text:
+        return None
+    try:
+        page = int(float(text))
+    except ValueError as exc:
+        raise ValueError("'page' must be a page number") from exc
+    if page < 1:
+        raise ValueError("'page' must be 1 or more")
+    return page

@@ -19,10 +19,9 @@ import random
 from collections.abc import Callable
 
 from webapp.adapters.config import TrainConfig
-from webapp.adapters.datasets import Example, TrainingSet
+from webapp.adapters.datasets import Example, QAItem, TrainingSet
 from webapp.chat import prompts
 from webapp.errors import DatasetError
-from webapp.evaluation.qasets import QAItem
 from webapp.retrieval.retriever import Source
 
 DISTRACTORS = 2
