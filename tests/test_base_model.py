@@ -4,6 +4,7 @@ into a question of its own, and it answers in the question's language."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -56,16 +57,14 @@ def test_a_base_model_is_prompted_as_a_completion_with_examples_in_english(gemma
 
 
 def test_a_made_up_fact_is_answered_with_its_span_and_citation(gemma):
-    snapshots = [
-        a.answer
-        for a in gemma.chat.stream(
-            OWNER, "Who designed the Zorblatt reactor?", [], ChatOptions(top_k=3)
-        )
-    ]
-    answer = snapshots[-1]
+    snapshots = []
+    for final in gemma.chat.stream(
+        OWNER, "Who designed the Zorblatt reactor?", [], ChatOptions(top_k=3)
+    ):
+        snapshots.append(final.answer)
+    answer = final.answer
     assert "Tamsin Okafor" in answer
-    cited = [int(n) for n in __import__("re").findall(r"\[(\d)\]", answer)]
-    final = gemma.chat.ask(OWNER, "Who designed the Zorblatt reactor?", [], ChatOptions(top_k=3))
+    cited = [int(n) for n in re.findall(r"\[(\d)\]", answer)]
     assert cited
     assert all(final.sources[n - 1].file == "reactor.txt" for n in cited)
     # The answer ends where a base model would go on: no new question is ever shown.

@@ -28,18 +28,7 @@ from webapp.knowledge.base import DISK_FULL, owner_key
 
 pytestmark = pytest.mark.slow
 OWNER = "local"
-WORDS = [
-    "river",
-    "bridge",
-    "harbour",
-    "lantern",
-    "meadow",
-    "granite",
-    "orchard",
-    "compass",
-    "falcon",
-    "quarry",
-]
+WORDS = "river bridge harbour lantern meadow granite orchard compass falcon quarry".split()
 
 
 def write_report(path: Path, n: int, sentences: int = 160) -> Path:

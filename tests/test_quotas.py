@@ -12,18 +12,7 @@ OWNER = "local"
 
 def text_file(path: Path, size: int, seed: int) -> Path:
     """A text file of exactly `size` bytes whose content differs with `seed`."""
-    words = [
-        "river",
-        "bridge",
-        "harbour",
-        "lantern",
-        "meadow",
-        "granite",
-        "orchard",
-        "compass",
-        "falcon",
-        "quarry",
-    ]
+    words = "river bridge harbour lantern meadow granite orchard compass falcon quarry".split()
     text = " ".join(
         f"Note {seed}.{i}: the {words[(i + seed) % 10]} near gate {seed * 1000 + i} is open."
         for i in range(size // 20 + 1)

