@@ -18,10 +18,58 @@ from webapp.knowledge import formats
 from webapp.knowledge.chunking import Headings
 
 
+def written(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+WORD = "Marmalade"  # in every sample file, so each one's text is seen to come through
+SAMPLES = {  # a small real file of each registered kind, written the way users' tools write it
+    "pdf": lambda p: files.write_pdf(p, [f"{WORD} on page one."]),
+    "docx": lambda p: files.write_docx(p, [f"{WORD} in a Word paragraph."]),
+    "text": lambda p: written(p, f"{WORD} in plain text."),
+    "markdown": lambda p: written(p, f"# Jars\n{WORD} in Markdown."),
+    "html": lambda p: files.write_html(p, "Jars", f"{WORD} in HTML."),
+    "csv": lambda p: files.write_csv(p, ["spread", "jar"], [[WORD, "1"]]),
+    "json": lambda p: files.write_json(p, {"spread": WORD}),
+}
+
+
 def test_kind_follows_extension(tmp_path):
     p = tmp_path / "notes.MD"
     p.write_text("# Title\nbody")
     assert formats.detect_kind(p, p.name) == "markdown"
+
+
+@pytest.mark.parametrize(("ext", "kind"), sorted(formats.KINDS.items()))
+def test_every_registered_extension_accepts_a_real_file_of_its_format(tmp_path, ext, kind):
+    """A format's entry in FORMATS is all it takes to be accepted: detection, the content
+    check and the parser agree on every extension (a new format needs a sample here)."""
+    p = SAMPLES[kind](tmp_path / f"sample{ext.upper()}")
+    assert formats.detect_kind(p, p.name) == kind
+    extracted = formats.extract(p, kind)
+    assert extracted.kind == kind
+    assert WORD in " ".join(text for text, _ in extracted.units)
+
+
+def test_the_ui_labels_and_the_sandbox_follow_the_registry():
+    from webapp.knowledge import sandbox
+    from webapp.ui import chat_tab
+    from webapp.ui.i18n import EN
+
+    kinds = [f.kind for f in formats.FORMATS]
+    assert len(set(kinds)) == len(kinds)
+    assert len(formats.KINDS) == sum(len(f.extensions) for f in formats.FORMATS)  # no overlap
+    assert list(chat_tab.KIND_LABELS) == kinds
+    for f in formats.FORMATS:
+        label = chat_tab.KIND_LABELS[f.kind]
+        if f"kind_{f.kind}" in EN:  # "Text" is translated; PDF, Word... are names
+            assert label.key == f"kind_{f.kind}"
+        else:
+            assert label == f.label
+    assert chat_tab.KIND_LABELS["text"].key == "kind_text"
+    assert set(sandbox.WARM_MODULES) == {m for f in formats.FORMATS for m in f.warm_modules}
+    assert "pypdf" in sandbox.WARM_MODULES
 
 
 @pytest.mark.parametrize("name", ["photo.png", "archive.zip", "Makefile", "slides.pptx"])

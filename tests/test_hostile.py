@@ -17,6 +17,7 @@ from tests.conftest import OWNER
 from webapp.errors import ParseCrashed, UnsafeFile
 from webapp.knowledge import formats, sandbox
 from webapp.knowledge.chunking import Headings
+from webapp.knowledge.formats import zipsafe
 
 SECRET = "TOPSECRET-7f3a9c"
 
@@ -77,7 +78,7 @@ def test_docx_over_the_total_unpacked_size_is_refused(tmp_path, monkeypatch):
         tmp_path / "big.docx",
         files.word_xml("".join(files.word_paragraph(f"Line {i} of many.") for i in range(60_000))),
     )
-    monkeypatch.setattr(formats, "MAX_ZIP_TOTAL", 1024 * 1024)
+    monkeypatch.setattr(zipsafe, "MAX_ZIP_TOTAL", 1024 * 1024)
     with pytest.raises(UnsafeFile, match="would unpack to more than 1 MB"):
         formats.detect_kind(p, p.name)
 

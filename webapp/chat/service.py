@@ -31,7 +31,7 @@ class ChatOptions:
     adapter: str | None = None  # None: the base model
     short: bool = False  # the answer alone (evaluation), not a sentence with citations
     documents: tuple[str, ...] = ()  # search only these document ids (empty: all)
-    file_types: tuple[str, ...] = ()  # search only these kinds: pdf, docx, text, markdown, ...
+    file_types: tuple[str, ...] = ()  # only these kinds (the kinds in knowledge.formats.FORMATS)
     # The shipped reader: auto (fact questions with RAG), off (the base model), on (always,
     # even without RAG: the "reader alone" of an evaluation).
     reader: Literal["auto", "off", "on"] = "auto"

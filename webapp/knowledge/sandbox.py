@@ -53,8 +53,8 @@ STARTUP_TIMEOUT_S = 60.0  # a worker's start (imports); not counted in a file's 
 KEEP_IDLE = 2  # warm workers kept between files
 MAX_JOBS = 200  # files one worker reads before it is replaced
 MAX_GROWTH = 256 * MB  # a worker that stays this much larger after a file is replaced
-# Imported once when a worker starts, so files do not pay for them.
-WARM_MODULES = ("pypdf", "bs4", "charset_normalizer", "defusedxml.ElementTree")
+# Imported once when a worker starts, so files do not pay for them (each format names its own).
+WARM_MODULES = formats.WARM_MODULES
 BOOT = (
     "import sys; sys.path[:0] = sys.argv[2:]; "
     "from webapp.knowledge.sandbox import _worker_main; _worker_main(sys.argv[1])"

@@ -26,7 +26,7 @@ from webapp.knowledge.chunking import SOURCE_CHARS
 @dataclass(frozen=True)
 class Scope:
     """Which of the owner's documents a question searches: all of them (empty), or only the
-    chosen documents (ids) and/or file kinds (pdf, docx, text, markdown, html, csv, json)."""
+    chosen documents (ids) and/or file kinds (the kinds in `knowledge.formats.FORMATS`)."""
 
     documents: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()

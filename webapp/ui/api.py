@@ -55,8 +55,8 @@ def build_api(services) -> None:
     ) -> Iterator[dict]:
         """Answer a question from your documents. Yields {"answer", "sources", "rag", "adapter",
         "grounded"} as the answer grows; the last one is complete. `documents` (ids from
-        /list_documents) and `file_types` (pdf, docx, text, markdown, html, csv, json) keep
-        the search inside those documents or kinds."""
+        /list_documents) and `file_types` (file kinds such as pdf, docx, text: the kinds in
+        webapp.knowledge.formats.FORMATS) keep the search inside those documents or kinds."""
         if not question or not question.strip():
             raise gr.Error("The question is empty.")
         try:

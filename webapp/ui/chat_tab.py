@@ -15,20 +15,16 @@ import gradio as gr
 
 from webapp.chat.service import LIMITS, Answer, ChatOptions
 from webapp.errors import WebappError
-from webapp.ui.i18n import i18n
+from webapp.knowledge.formats import FORMATS
+from webapp.ui.i18n import EN, i18n
 from webapp.ui.identity import owner_of
 from webapp.ui.render import evidence_line, safe_answer, short_date, sources_markdown
 
 log = logging.getLogger(__name__)
 
+# A format's own label (PDF, Word...), or its translation where i18n has "kind_<kind>" ("Text").
 KIND_LABELS = {
-    "pdf": "PDF",
-    "docx": "Word",
-    "text": i18n("kind_text"),
-    "markdown": "Markdown",
-    "html": "HTML",
-    "csv": "CSV",
-    "json": "JSON",
+    f.kind: i18n(f"kind_{f.kind}") if f"kind_{f.kind}" in EN else f.label for f in FORMATS
 }
 BASE_MODEL = "Base model"  # the selector's value: has a space, so it is never an adapter's name
 BASE_CHOICE = (i18n("base_model"), BASE_MODEL)
