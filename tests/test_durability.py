@@ -24,7 +24,8 @@ from webapp.adapters.config import METADATA
 from webapp.adapters.registry import AdapterRegistry
 from webapp.errors import StorageBusy
 from webapp.evaluation.runner import EvalStore
-from webapp.knowledge.base import DISK_FULL, owner_key
+from webapp.knowledge.ingest import DISK_FULL
+from webapp.owners import owner_key
 
 pytestmark = pytest.mark.slow
 OWNER = "local"
@@ -463,7 +464,7 @@ def test_disk_full_during_upload(make_services, small_disk, tmp_path, caplog, le
     assert big.stat().st_size < leave or leave == 0
 
     filler = fill(small_disk, leave)
-    with caplog.at_level(logging.WARNING, logger="webapp.knowledge.base"):
+    with caplog.at_level(logging.WARNING, logger="webapp.knowledge.ingest"):
         result = kb.ingest(OWNER, big, big.name)
     assert result.status == "failed"
     assert result.message == DISK_FULL

@@ -138,13 +138,13 @@ def test_the_stores_only_writer_follows_its_changes_by_revision(settings, tmp_pa
                 [m["file"] for m in kb.collection("local").get(ids=ids)["metadatas"]] if ids else []
             )
 
-        real = KnowledgeBase._embed_and_store
+        real = KnowledgeBase.embed_and_store
 
         def store(self, owner, nodes, progress):  # a question while the upload is stored
             assert files("zebrafish tank") == []
             real(self, owner, nodes, progress)
 
-        monkeypatch.setattr(KnowledgeBase, "_embed_and_store", store)
+        monkeypatch.setattr(KnowledgeBase, "embed_and_store", store)
         (tmp_path / "zebra.md").write_text("The zebrafish tank is cleaned on Thursdays.")
         assert kb.ingest("local", tmp_path / "zebra.md", "zebra.md").ok
         counted, count = [], Collection.count
@@ -496,16 +496,16 @@ def test_eval_retrieval_reads_a_squad_file(tmp_path):
 def test_large_collections_are_read_in_pages(make_services, tmp_path, monkeypatch):
     """Chroma's SQLite refuses one read of more than ~32k rows: every whole-collection read
     (keyword index, document list) goes page by page. Pages of 2 rows stand in for 5,000."""
-    from webapp.knowledge import base
+    from webapp.knowledge import store
 
-    monkeypatch.setattr(base, "PAGE", 2)
+    monkeypatch.setattr(store, "PAGE", 2)
     services = make_services()
     words = ["zebrafish", "axolotl", "quokka", "narwhal", "pangolin"]
     for word in words:
         doc = tmp_path / f"{word}.md"
         doc.write_text(f"The {word} enclosure is cleaned every Thursday by Ingrid Holm.")
         services.knowledge.ingest("local", doc, doc.name)
-    assert services.knowledge.count_chunks("local") > 2 * base.PAGE
+    assert services.knowledge.count_chunks("local") > 2 * store.PAGE
     listed = {d.file for d in services.knowledge.list_documents("local")}
     assert listed == {f"{w}.md" for w in words}
     for word in words:

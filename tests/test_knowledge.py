@@ -10,8 +10,8 @@ from llama_index.core.node_parser import SentenceSplitter
 from tests import files
 from webapp.errors import DocumentNotFound
 from webapp.knowledge import formats
-from webapp.knowledge.base import owner_key
 from webapp.models.embedder import token_counter
+from webapp.owners import owner_key
 
 pytestmark = pytest.mark.slow
 OWNER = "local"

@@ -77,26 +77,26 @@ def test_limit_message_in_megabytes():
     from types import SimpleNamespace
 
     from webapp.errors import QuotaExceeded
-    from webapp.knowledge.base import MB, DocumentInfo, KnowledgeBase
+    from webapp.knowledge.documents import DocumentInfo
+    from webapp.knowledge.ingest import MB, check_quota
 
     def doc(size: int) -> DocumentInfo:
         return DocumentInfo("x", "x.pdf", 1, None, size, "", "pdf", "")
 
-    kb = KnowledgeBase.__new__(KnowledgeBase)
-    kb.settings = SimpleNamespace(max_documents=500, max_total_mb=500.0)
+    settings = SimpleNamespace(max_documents=500, max_total_mb=500.0)
     with pytest.raises(QuotaExceeded) as over:
-        kb._check_quota([doc(int(490 * MB))], [], int(22.3 * MB))
+        check_quota(settings, [doc(int(490 * MB))], [], int(22.3 * MB))
     assert str(over.value) == (
         "This file would take your documents to 512.3 MB, over the 500 MB limit. "
         "Delete some documents to add it."
     )
     with pytest.raises(QuotaExceeded) as barely:
-        kb._check_quota([doc(500 * MB)], [], 1)
+        check_quota(settings, [doc(500 * MB)], [], 1)
     assert "to 500.000001 MB, over the 500 MB limit" in str(barely.value)
-    kb._check_quota([doc(499 * MB)], [], MB)  # exactly at the limit is allowed
+    check_quota(settings, [doc(499 * MB)], [], MB)  # exactly at the limit is allowed
     with pytest.raises(QuotaExceeded, match="limit of 500 documents"):
-        kb._check_quota([doc(1)] * 500, [], 1)
-    kb._check_quota([doc(1)] * 500, [doc(1)], 1)  # a replacement counts once
+        check_quota(settings, [doc(1)] * 500, [], 1)
+    check_quota(settings, [doc(1)] * 500, [doc(1)], 1)  # a replacement counts once
 
 
 def test_a_full_queue_says_busy_and_the_questions_it_took_are_answered(tmp_path, model_cache):

@@ -21,7 +21,7 @@ from tests.conftest import DEMO_DOCS, OWNER, AppProcess, free_port
 from tests.files import run_webapp
 from webapp.chat.service import ChatOptions
 from webapp.errors import StoreUnavailable
-from webapp.knowledge.base import UNREACHABLE as STORE_UNREACHABLE
+from webapp.knowledge.store import UNREACHABLE as STORE_UNREACHABLE
 from webapp.models.remote_embedder import UNREACHABLE
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import pytest
 from tests.concepts import Search
 from webapp.chat import prompts
 from webapp.chat.service import Answer, ChatService
-from webapp.knowledge.base import Chunk
+from webapp.knowledge.documents import Chunk
 from webapp.retrieval import window
 from webapp.retrieval.retriever import EVERYTHING, Source
 from webapp.ui.render import passage_markdown

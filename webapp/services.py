@@ -141,46 +141,9 @@ class Services:
 
     @property
     def chroma(self):
-        def build():
-            import chromadb
+        from webapp.knowledge import store
 
-            options = chromadb.Settings(anonymized_telemetry=False)
-            if self.settings.chroma_url:  # shared by every replica
-                return self._chroma_server(options)
-            path = self.settings.storage_dir / "chroma"
-            return chromadb.PersistentClient(path=str(path), settings=options)
-
-        return self._once("_chroma", build)
-
-    def _chroma_server(self, options):
-        from urllib.parse import urlsplit
-
-        import chromadb
-        import httpx
-
-        from webapp.errors import StoreUnavailable
-        from webapp.knowledge.base import REFUSED, UNREACHABLE, store_failure
-
-        url = urlsplit(self.settings.chroma_url)
-        headers = chroma_headers(self.settings)
-        try:
-            return chromadb.HttpClient(
-                host=url.hostname or "localhost",
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                headers=headers or None,
-                settings=options,
-            )
-        except Exception as exc:  # not cached: the next request tries again
-            message = store_failure(exc)
-            if message is None:  # a proxy's own 401/403 reaches chromadb as a bare error
-                probe = f"{self.settings.chroma_url.rstrip('/')}/api/v2/auth/identity"
-                try:
-                    refused = httpx.get(probe, headers=headers, timeout=5).status_code
-                except httpx.HTTPError:
-                    refused = None
-                message = REFUSED if refused in (401, 403) else UNREACHABLE
-            raise StoreUnavailable(message) from exc
+        return self._once("_chroma", lambda: store.open_client(self.settings))
 
     @property
     def knowledge(self):
@@ -431,26 +394,14 @@ class Services:
 
     def health(self) -> dict:
         """Readiness of each dependency: {"ok": bool, "checks": {name: {"ok", "detail"}}}."""
+        from webapp.knowledge import store
+
         checks = {
-            "documents": self._check_store(),
+            "documents": store.health(lambda: self.chroma, self.settings),
             "embedder": self._check_model("embedder"),
             "generator": self._check_model("generator"),
         }
         return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
-
-    def _check_store(self) -> dict:
-        from webapp.knowledge.base import REFUSED, store_failure
-
-        where = "Chroma server" if self.settings.chroma_url else "embedded Chroma"
-        try:
-            self.chroma.count_collections()  # unlike the heartbeat, it needs the token
-            return {"ok": True, "detail": where}
-        except Exception as exc:
-            refused = REFUSED in (str(exc), store_failure(exc))
-            return {
-                "ok": False,
-                "detail": f"{where}: {'refused the token' if refused else 'not reachable'}",
-            }
 
     def _check_model(self, name: str) -> dict:
         """The local model: ok once loaded; a remote one: does it answer right now?"""
@@ -460,16 +411,6 @@ class Services:
         if check is None:
             return {"ok": True, "detail": "local model"}
         return check()
-
-
-def chroma_headers(settings: Settings) -> dict[str, str]:
-    """WEBAPP_CHROMA_TOKEN in the header the server's token auth reads (none without one)."""
-    token = settings.chroma_token
-    if not token:
-        return {}
-    if settings.chroma_auth_header == "Authorization":
-        return {"Authorization": f"Bearer {token}"}
-    return {settings.chroma_auth_header: token}
 
 
 def quiet_libraries() -> None:

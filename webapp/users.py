@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from webapp.errors import WebappError
+from webapp.files import atomic_write_json
 
 PREFIX = {"password": "user:", "hf": "hf:", "anonymous": "anon:"}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -110,12 +111,7 @@ class UsersFile:
             raise UserError("The users file is damaged; fix or recreate it.") from exc
 
     def _save(self, users: dict[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"users": users}, f, indent=1, sort_keys=True)
-        tmp.replace(self.path)
+        atomic_write_json(self.path, {"users": users}, mode=0o600, indent=1, sort_keys=True)
 
     def names(self) -> list[str]:
         return sorted({**self._load(), **self.fixed})
@@ -224,10 +220,7 @@ class Workspaces:
                 self._write(now)
 
     def _write(self, now: float) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(".workspaces.json.tmp")
-        tmp.write_text(json.dumps(self._seen))
-        tmp.replace(self.path)
+        atomic_write_json(self.path, self._seen)
         self._saved = now
 
     def reap(self, now: float | None = None) -> list[str]:

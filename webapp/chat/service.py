@@ -235,7 +235,7 @@ class ChatService:
             retriever = self.retriever_factory(owner, top_k, scope=scope)
             results = [to_source(r) for r in retriever.retrieve(query)]
         except Exception as exc:  # a Chroma server that is down or refuses the token
-            from webapp.knowledge.base import store_failure
+            from webapp.knowledge.store import store_failure
 
             if (message := store_failure(exc)) is None:
                 raise

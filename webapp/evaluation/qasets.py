@@ -13,7 +13,6 @@ import hashlib
 import json
 import random
 import re
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,8 +27,9 @@ from webapp.adapters.datasets import (  # QAItem: a question row, also a reader'
     to_messages,
 )
 from webapp.errors import DatasetError, IngestError, InvalidOption
+from webapp.files import atomic_write
 from webapp.knowledge.formats import read_text
-from webapp.owners import owner_key
+from webapp.owners import OwnerFolders
 
 MAX_ITEMS = 5_000
 MAX_BYTES = 10 * 1024 * 1024
@@ -128,9 +128,7 @@ class QASetStore:
 
     def __init__(self, storage_dir: Path):
         self.root = Path(storage_dir) / "qasets"
-
-    def _folder(self, owner: str) -> Path:
-        return self.root / owner_key(owner)
+        self._folder = OwnerFolders(self.root)
 
     def _path(self, owner: str, name: str) -> Path:
         if not NAME_PATTERN.match(name or ""):
@@ -146,11 +144,8 @@ class QASetStore:
 
     def save(self, owner: str, qaset: QASet) -> Path:
         path = self._path(owner, qaset.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         body = "".join(json.dumps(i.as_row(), ensure_ascii=False) + "\n" for i in qaset.items)
-        tmp.write_text(body, encoding="utf-8")
-        tmp.replace(path)
+        atomic_write(path, body)
         return path
 
     def load(self, owner: str, name: str) -> QASet:

@@ -28,7 +28,8 @@ from webapp.chat.service import ChatOptions
 from webapp.errors import DatasetError, InvalidOption, TrainingCancelled
 from webapp.evaluation import metrics
 from webapp.evaluation.qasets import QAItem
-from webapp.owners import owner_key
+from webapp.files import atomic_write_json
+from webapp.owners import OwnerFolders
 
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 METRICS = [  # key, label: what the table, chart and comparison show
@@ -372,12 +373,10 @@ class EvalStore:
         from webapp import storage_lock
 
         self.root = Path(storage_dir) / "evals"
+        self._folder = OwnerFolders(self.root)
         if storage_lock.held(storage_dir):  # the only writer: temp files are leftovers
             for tmp in self.root.glob("*/.*.tmp"):
                 tmp.unlink(missing_ok=True)
-
-    def _folder(self, owner: str) -> Path:
-        return self.root / owner_key(owner)
 
     def _path(self, owner: str, run_id: str) -> Path:
         if not RUN_ID.match(run_id or ""):
@@ -386,10 +385,7 @@ class EvalStore:
 
     def save(self, owner: str, run: dict) -> Path:
         path = self._path(owner, run["run_id"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_json(path, run)
         return path
 
     def load(self, owner: str, run_id: str) -> dict:

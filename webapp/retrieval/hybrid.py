@@ -41,7 +41,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from webapp import text
-from webapp.knowledge import base
+from webapp.knowledge import store
 from webapp.retrieval.retriever import EVERYTHING, Scope
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ FULL_CHECK_S = 30.0
 CANDIDATES = 20  # from each list before fusion
 UNREAD_WEIGHT = 0.0  # the dense list's weight for a language the embedder does not read
 RERANK_CANDIDATES = 20  # fused candidates the cross-encoder reorders
-ID_PAGE = 40_000  # ids alone need no SQL variable per row: pages far larger than base.PAGE
+ID_PAGE = 40_000  # ids alone need no SQL variable per row: pages far larger than store.PAGE
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,10 @@ def _read_words(collection, ids: list[str], vocab: dict) -> dict[str, tuple]:
     meanwhile are left out. Terms are never stored: a change of tokenizer applies to every
     document, old ones included, when the index is next built (at start)."""
     out = {}
-    for start in range(0, len(ids), base.PAGE):
-        got = collection.get(ids=ids[start : start + base.PAGE], include=["documents", "metadatas"])
+    for start in range(0, len(ids), store.PAGE):
+        got = collection.get(
+            ids=ids[start : start + store.PAGE], include=["documents", "metadatas"]
+        )
         texts = [
             metadata_dict_to_node(meta, text=text).get_content(metadata_mode=MetadataMode.EMBED)
             for text, meta in zip(got["documents"], got["metadatas"], strict=True)

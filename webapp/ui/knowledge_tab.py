@@ -40,7 +40,7 @@ def document_choices(docs) -> list[tuple[str, str]]:
 
 def interrupted_notice(records) -> str:
     """Uploads a server stop cut short, one line each (file names escaped: untrusted)."""
-    from webapp.knowledge.base import INTERRUPTED
+    from webapp.knowledge.recovery import INTERRUPTED
 
     return "\n".join(
         f"- {INTERRUPTED.format(file=escape_markdown(r['file']))} ({short_date(r['when'])})"
@@ -111,7 +111,7 @@ def build_knowledge_tab(services) -> tuple:
         try:
             listed = kb().list_documents(owner)
         except StoreUnavailable as exc:  # down, or refusing the app's token
-            from webapp.knowledge.base import UNREACHABLE
+            from webapp.knowledge.store import UNREACHABLE
 
             gr.Warning(LIST_UNAVAILABLE if str(exc) == UNREACHABLE else str(exc))
             return (gr.skip(),) * 4
