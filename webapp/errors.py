@@ -58,11 +58,19 @@ class AdapterError(WebappError):
     """An adapter that cannot be trained, found, imported or loaded."""
 
 
-class TrainingBusy(WebappError):
+class Busy(WebappError):
+    """Too many background jobs (trainings, evaluations) are queued or running."""
+
+
+class TrainingBusy(Busy):
     pass
 
 
-class TrainingCancelled(WebappError):
+class Cancelled(WebappError):
+    """A background job stopped because its owner cancelled it."""
+
+
+class TrainingCancelled(Cancelled):
     pass
 
 

@@ -6,87 +6,51 @@ answering between two evaluation questions. One run per user at a time, a few in
 
 from __future__ import annotations
 
-import logging
 import threading
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from webapp.errors import TrainingBusy, TrainingCancelled, WebappError
+from webapp.errors import Busy, WebappError
+from webapp.jobs import BackgroundJob, BackgroundJobs, new_id
 
-log = logging.getLogger(__name__)
 MAX_RUNNING = 3
 
 
 @dataclass
-class EvalJob:
-    id: str
-    owner: str
+class EvalJob(BackgroundJob):
     fraction: float = 0.0
     message: str = "Starting…"
     state: str = "running"  # running | done | cancelled | failed
     result: dict | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
 
-    @property
-    def finished(self) -> bool:
-        return self.done.is_set()
+    def ended(self, state: str, message: str) -> None:
+        self.state, self.message = state, message
 
 
-class EvalJobs:
+class EvalJobs(BackgroundJobs):
     def __init__(self):
-        self._jobs: dict[str, EvalJob] = {}
-        self._guard = threading.Lock()
+        super().__init__(
+            "evaluation",
+            missing=WebappError("That evaluation does not exist."),
+            failed="The evaluation failed unexpectedly.",
+            queued=False,
+        )
 
     def submit(self, owner: str, work: Callable[[Callable, threading.Event], dict]) -> EvalJob:
         """`work(progress, cancel)` returns the finished run (already saved)."""
-        with self._guard:
-            running = [j for j in self._jobs.values() if not j.finished]
+        with self.guard:
+            running = self.active()
             if any(j.owner == owner for j in running):
-                raise TrainingBusy("An evaluation of yours is already running; wait or cancel it.")
+                raise Busy("An evaluation of yours is already running; wait or cancel it.")
             if len(running) >= MAX_RUNNING:
-                raise TrainingBusy("The server is busy with other evaluations; try again soon.")
-            for old in [j for j in self._jobs.values() if j.finished and j.owner == owner]:
-                del self._jobs[old.id]
-            job = EvalJob(uuid.uuid4().hex[:12], owner)
-            self._jobs[job.id] = job
-        threading.Thread(target=self._run, args=(job, work), name="eval", daemon=True).start()
-        return job
+                raise Busy("The server is busy with other evaluations; try again soon.")
+            self.forget_finished(owner)
 
-    def get(self, owner: str, job_id: str) -> EvalJob:
-        job = self._jobs.get(job_id)
-        if job is None or job.owner != owner:
-            raise WebappError("That evaluation does not exist.")
-        return job
+            def run(job: EvalJob) -> None:
+                def progress(fraction: float, message: str) -> None:
+                    job.fraction, job.message = fraction, message
 
-    def cancel(self, owner: str, job_id: str) -> EvalJob:
-        job = self.get(owner, job_id)
-        job.cancel.set()
-        return job
+                job.result = work(progress, job.cancel)
+                job.state, job.fraction = "done", 1.0
 
-    def cancel_owner(self, owner: str, wait_s: float = 30.0) -> None:
-        """Stop an owner's running evaluation (their data is being deleted)."""
-        with self._guard:
-            mine = [j for j in self._jobs.values() if j.owner == owner and not j.finished]
-        for job in mine:
-            job.cancel.set()
-        for job in mine:
-            job.done.wait(wait_s)
-
-    def _run(self, job: EvalJob, work) -> None:
-        def progress(fraction: float, message: str) -> None:
-            job.fraction, job.message = fraction, message
-
-        try:
-            job.result = work(progress, job.cancel)
-            job.state, job.fraction = "done", 1.0
-        except TrainingCancelled as exc:
-            job.state, job.message = "cancelled", str(exc)
-        except WebappError as exc:
-            job.state, job.message = "failed", str(exc)
-        except Exception:
-            log.exception("evaluation failed")
-            job.state, job.message = "failed", "The evaluation failed unexpectedly."
-        finally:
-            job.done.set()
+            return self.start(EvalJob(new_id(), owner), run)

@@ -25,7 +25,7 @@ from typing import Literal
 
 from webapp.chat import citations, grounding, prompts
 from webapp.chat.service import ChatOptions
-from webapp.errors import DatasetError, InvalidOption, TrainingCancelled
+from webapp.errors import Cancelled, DatasetError, InvalidOption
 from webapp.evaluation import metrics
 from webapp.evaluation.qasets import QAItem
 from webapp.files import atomic_write_json
@@ -47,7 +47,7 @@ EVAL_MAX_NEW_TOKENS = 48
 Progress = Callable[[float, str], None]
 
 
-class EvalCancelled(TrainingCancelled):
+class EvalCancelled(Cancelled):
     """The user cancelled the evaluation."""
 
 
