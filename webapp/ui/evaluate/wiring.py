@@ -9,6 +9,7 @@ from webapp.ui.chat_tab import always_after
 from webapp.ui.evaluate import handlers
 from webapp.ui.evaluate.layout import EvaluateTab
 from webapp.ui.identity import owner_of
+from webapp.users import NotSignedIn
 
 PRIVATE = dict(api_visibility="private")
 
@@ -17,10 +18,15 @@ def wire(services, ui: EvaluateTab):
     """Connects the events; returns (refresh, inputs, outputs) for the page load."""
 
     def owner(request) -> str:
-        return owner_of(request, services.settings)
+        """The request's owner; a visitor not signed in (an expired session) reads why."""
+        try:
+            return owner_of(request, services.settings)
+        except NotSignedIn as exc:
+            raise gr.Error(str(exc)) from exc
 
     def refresh(chosen_configs, request: gr.Request):
-        return handlers.refresh(services, chosen_configs, owner(request))
+        # raw: the page load's when_signed_in skips the update for a visitor not signed in
+        return handlers.refresh(services, chosen_configs, owner_of(request, services.settings))
 
     wire_question_sets(services, ui, owner)
     wire_runs(services, ui, owner)
