@@ -85,14 +85,12 @@ MAX_FUNCTION_LINES = 80
 # that is no longer too long, so the lists only shrink.
 LONG_FILES = {
     "webapp.__main__",
-    "webapp.ui.evaluate_tab",
     "webapp.ui.adapters_tab",
     "webapp.models.generator",
     "webapp.evaluation.runner",
     "webapp.services",
 }
 LONG_FUNCTIONS = {
-    "webapp.ui.evaluate_tab.build_evaluate_tab",
     "webapp.ui.adapters_tab.build_adapters_tab",
     "webapp.ui.chat_tab.build_chat_tab",
     "webapp.__main__.build_parser",

@@ -1,0 +1,181 @@
+"""What the Evaluate tab shows: the question-set table and its items, the scores table,
+the grouped bar chart, the per-question drill-down, the export files and the choices."""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+import gradio as gr
+import pandas as pd
+
+from webapp.errors import WebappError
+from webapp.evaluation import qasets, runner
+from webapp.evaluation.qasets import COLUMNS, QAItem, QASet
+from webapp.ui.adapters_tab import fresh_export_dir
+from webapp.ui.i18n import i18n
+from webapp.ui.render import escape_markdown
+
+PALETTE = ["#4f46e5", "#0ea5e9", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#64748b"]
+
+
+# -- question-set table <-> items ------------------------------------------------------------
+def items_frame(items: list[QAItem]) -> pd.DataFrame:
+    rows = [
+        [
+            i.question,
+            i.answer,
+            i.source or "",
+            i.page or "",
+            i.paraphrase or "",
+            "yes" if i.answerable else "no",
+            i.split or "",
+        ]
+        for i in items
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS).astype(str)
+
+
+def items_from_frame(frame) -> list[QAItem]:
+    """The edited table as items; a plain-words error naming the bad rows."""
+    if frame is None:
+        raise gr.Error("There are no questions yet: upload a set or build one.")
+    frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
+    rows = [
+        (n, {k: v for k, v in row.items() if str(v).strip() != ""})
+        for n, row in enumerate(frame.to_dict("records"), start=1)
+        if any(str(v).strip() for v in row.values())
+    ]
+    if not rows:
+        raise gr.Error("There are no questions yet: upload a question set or build one.")
+    try:
+        return qasets.from_rows(rows, "table").items
+    except WebappError as exc:
+        raise gr.Error(str(exc).replace("line ", "row ")) from exc
+
+
+def set_summary(items: list[QAItem]) -> str:
+    c = QASet("", items).counts()
+    split = f" · {c['train']} for training, {c['test']} for testing" if c["train"] else ""
+    docs = f" from {c['documents']} document(s)" if c["documents"] else ""
+    return f"{c['questions']} question(s){docs}{split}."
+
+
+# -- results -----------------------------------------------------------------------------------
+def cell(value, digits: int = 3):
+    return "–" if value is None else round(value, digits)
+
+
+def results_rows(run: dict) -> list[list]:
+    return [
+        [
+            c["label"],
+            c["n"],
+            *[cell(c.get(k)) for k, _ in runner.METRICS],
+            cell(c["latency_s"], 2),
+            cell(c.get("tokens_per_s"), 1),
+        ]
+        for c in run["configs"]
+    ]
+
+
+def comparison_rows(rows: list[dict]) -> list[list]:
+    return [[r["config"], r["metric"], cell(r["a"]), cell(r["b"]), cell(r["change"])] for r in rows]
+
+
+def chart(run: dict) -> alt.Chart:
+    """Grouped bars: one group per metric, one bar per configuration."""
+    rows = [
+        {"metric": label, "configuration": c["label"], "value": c[key]}
+        for key, label in runner.METRICS
+        for c in run["configs"]
+        if c.get(key) is not None
+    ]
+    shown = [label for _, label in runner.METRICS if any(r["metric"] == label for r in rows)]
+    names = [c["label"] for c in run["configs"]]
+    return (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2)
+        .encode(
+            x=alt.X("metric:N", sort=shown, title=None, axis=alt.Axis(labelAngle=0, labelLimit=90)),
+            xOffset=alt.XOffset("configuration:N", sort=names),
+            y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="score (0–1)"),
+            color=alt.Color(
+                "configuration:N",
+                sort=names,
+                scale=alt.Scale(domain=names, range=PALETTE[: len(names)]),
+                legend=alt.Legend(orient="top", title=None),
+            ),
+            tooltip=["configuration:N", "metric:N", alt.Tooltip("value:Q", format=".3f")],
+        )
+        .properties(height=300, width=760)
+        # No "Open in Vega Editor" menu: it would post the user's data to an outside site.
+        .properties(usermeta={"embedOptions": {"actions": False}})
+    )
+
+
+def drilldown_frame(run: dict) -> pd.DataFrame:
+    rows = runner.drilldown(run)
+    columns = ["#", "question", "gold"] + [c["label"] for c in run["configs"]]
+    frame = pd.DataFrame(rows, columns=columns).fillna("")
+    return frame.rename(columns={"question": "Question", "gold": "Gold answer"}).astype(str)
+
+
+def question_detail(run: dict, row: int) -> str:
+    """Each configuration's answer and sources for one drill-down row (escaped Markdown)."""
+    keys = runner.question_keys(run)
+    if not 0 <= row < len(keys):
+        return ""
+    index, variant = keys[row]
+    records = [r for r in run["records"] if (r["index"], r["variant"]) == (index, variant)]
+    labels = {c["name"]: c["label"] for c in run["configs"]}
+    first = records[0]
+    gold = first["gold"] or "(the documents do not answer this)"
+    parts = [f"**{escape_markdown(first['question'])}**  \nGold answer: {escape_markdown(gold)}"]
+    for r in records:
+        parts.append(record_detail(r, labels))
+        parts += sources_detail(r["sources"])
+    return "\n\n".join(parts)
+
+
+def record_detail(record: dict, labels: dict[str, str]) -> str:
+    """One configuration's answer, what was measured of it, and its time."""
+    marks = []
+    if record["contains"] is not None:
+        marks.append("contains the answer" if record["contains"] else "misses the answer")
+    if record["abstained"]:
+        marks.append("declined to answer")
+    return (
+        f"#### {escape_markdown(labels.get(record['config'], record['config']))}\n"
+        f"{escape_markdown(record['answer'] or '(no answer)')}  \n*{', '.join(marks)} · "
+        f"{record['latency_s']:.2f} s*"
+    )
+
+
+def sources_detail(sources: list[dict]) -> list[str]:
+    parts = []
+    for n, s in enumerate(sources, start=1):
+        where = s["file"] + (f", page {s['page']}" if s.get("page") else "")
+        text = escape_markdown(" ".join(s["text"].split())[:400])
+        parts.append(f"> **[{n}] {escape_markdown(where)}** · {s['score']:.2f} — {text}")
+    return parts
+
+
+def export_files(run: dict) -> tuple[str, str]:
+    folder = fresh_export_dir()
+    csv_path = folder / f"evaluation-{run['run_id']}.csv"
+    json_path = folder / f"evaluation-{run['run_id']}.json"
+    csv_path.write_text(runner.to_csv(run), encoding="utf-8")
+    json_path.write_text(json.dumps(run, ensure_ascii=False, indent=1), encoding="utf-8")
+    return str(csv_path), str(json_path)
+
+
+def config_choices(adapter_names: list[str]) -> list[tuple[str, str]]:
+    choices = [(i18n("config_base"), "base"), (i18n("config_rag"), "rag")]
+    for name in adapter_names:
+        choices += [(f"{name}", f"adapter:{name}"), (f"{name} + RAG", f"adapter:{name}+rag")]
+    return choices
+
+
+def valid_configs(adapter_names: list[str]) -> set[str]:
+    return {v for _, v in config_choices(adapter_names)}

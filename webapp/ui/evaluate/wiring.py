@@ -1,0 +1,134 @@
+"""The Evaluate tab's events: each resolves the owner from the request
+(webapp.ui.identity.owner_of) and calls its handler in webapp.ui.evaluate.handlers."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from webapp.ui.chat_tab import always_after
+from webapp.ui.evaluate import handlers
+from webapp.ui.evaluate.layout import EvaluateTab
+from webapp.ui.identity import owner_of
+from webapp.users import NotSignedIn
+
+PRIVATE = dict(api_visibility="private")
+
+
+def wire(services, ui: EvaluateTab):
+    """Connects the events; returns (refresh, inputs, outputs) for the page load."""
+
+    def owner(request) -> str:
+        """The request's owner; a visitor not signed in (an expired session) reads why."""
+        try:
+            return owner_of(request, services.settings)
+        except NotSignedIn as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def refresh(chosen_configs, request: gr.Request):
+        # raw: the page load's when_signed_in skips the update for a visitor not signed in
+        return handlers.refresh(services, chosen_configs, owner_of(request, services.settings))
+
+    wire_question_sets(services, ui, owner)
+    wire_runs(services, ui, owner)
+    wire_training(services, ui, owner)
+    wire_saved_runs(services, ui, owner)
+    return refresh, [ui.configs], [ui.saved, ui.configs, ui.runs, ui.compare_with]
+
+
+def wire_question_sets(services, ui: EvaluateTab, owner) -> None:
+    def built(request: gr.Request, progress=gr.Progress()):
+        return handlers.built(services, owner(request), progress)
+
+    def saved_set(name, frame, request: gr.Request):
+        return handlers.saved_set(services, name, frame, owner(request))
+
+    def picked_set(name, request: gr.Request):
+        return handlers.picked_set(services, name, owner(request))
+
+    def removed_set(name, request: gr.Request):
+        return handlers.removed_set(services, name, owner(request))
+
+    loaded = [ui.table, ui.set_name, ui.summary]
+    ui.upload.upload(handlers.uploaded, [ui.upload], loaded, **PRIVATE)
+    ui.build.click(built, None, loaded, show_progress_on=[ui.table], **PRIVATE)
+    ui.split_btn.click(handlers.split_table, [ui.table], [ui.table, ui.summary], **PRIVATE)
+    ui.save.click(saved_set, [ui.set_name, ui.table], [ui.saved], **PRIVATE)
+    ui.saved.input(picked_set, [ui.saved], loaded, **PRIVATE)
+    ui.delete_set.click(removed_set, [ui.saved], [ui.saved], **PRIVATE)
+
+
+def wire_runs(services, ui: EvaluateTab, owner) -> None:
+    def evaluate(frame, name, chosen, which, request: gr.Request):
+        for update in handlers.evaluate(services, frame, name, chosen, which, owner(request)):
+            yield ui.keyed(update)
+
+    def evaluate_test(frame, name, chosen, request: gr.Request):
+        for update in handlers.evaluate_test(services, frame, name, chosen, owner(request)):
+            yield ui.keyed(update)
+
+    def stop(current_job, request: gr.Request):
+        return handlers.stop(services, current_job, owner(request))
+
+    run_outputs = [ui.job_id, ui.run_btn, ui.test_btn, ui.cancel, ui.status, ui.split, *ui.shown]
+    options = dict(
+        concurrency_id="evaluation",
+        concurrency_limit=None,
+        show_progress="minimal",
+        show_progress_on=[ui.status],
+        **PRIVATE,
+    )
+    question_set = [ui.table, ui.set_name, ui.configs]
+    running = ui.run_btn.click(evaluate, [*question_set, ui.split], run_outputs, **options)
+    testing = ui.test_btn.click(evaluate_test, question_set, run_outputs, **options)
+    for event in (running, testing):
+        always_after(
+            event,
+            lambda: (
+                gr.update(visible=True),
+                gr.update(visible=False),
+                gr.update(interactive=True),
+            ),
+            [ui.run_btn, ui.cancel, ui.test_btn],
+        )
+    ui.cancel.click(
+        stop,
+        [ui.job_id],
+        [ui.cancel],
+        concurrency_id="evaluation-control",
+        concurrency_limit=None,
+        **PRIVATE,
+    )
+
+
+def wire_training(services, ui: EvaluateTab, owner) -> None:
+    def train_split(frame, name, chosen, current_model, request: gr.Request):
+        who = owner(request)
+        for update in handlers.train_split(services, frame, name, chosen, current_model, who):
+            yield ui.keyed(update)
+
+    training = ui.train_btn.click(
+        train_split,
+        [ui.table, ui.set_name, ui.configs, ui.chat_model],
+        [ui.train_btn, ui.status, ui.configs, ui.chat_model],
+        concurrency_id="training",
+        concurrency_limit=None,
+        show_progress="minimal",
+        show_progress_on=[ui.status],
+        **PRIVATE,
+    )
+    always_after(training, lambda: gr.update(interactive=True), [ui.train_btn])
+
+
+def wire_saved_runs(services, ui: EvaluateTab, owner) -> None:
+    def load_run(run_id, request: gr.Request):
+        return ui.keyed(handlers.load_run(services, run_id, owner(request)))
+
+    def compared(other_id, run, request: gr.Request):
+        return handlers.compared(services, other_id, run, owner(request))
+
+    def selected(run, evt: gr.SelectData):
+        return handlers.selected(run, evt.index[0])
+
+    ui.runs.input(load_run, [ui.runs], ui.shown, **PRIVATE)
+    ui.compare_with.input(compared, [ui.compare_with, ui.current], [ui.comparison], **PRIVATE)
+    ui.drill.select(selected, [ui.current], [ui.detail], **PRIVATE)
