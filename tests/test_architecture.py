@@ -85,13 +85,11 @@ MAX_FUNCTION_LINES = 80
 # that is no longer too long, so the lists only shrink.
 LONG_FILES = {
     "webapp.__main__",
-    "webapp.ui.adapters_tab",
     "webapp.models.generator",
     "webapp.evaluation.runner",
     "webapp.services",
 }
 LONG_FUNCTIONS = {
-    "webapp.ui.adapters_tab.build_adapters_tab",
     "webapp.ui.chat_tab.build_chat_tab",
     "webapp.__main__.build_parser",
     "webapp.ui.knowledge_tab.build_knowledge_tab",

@@ -10,7 +10,7 @@ import gradio as gr
 
 from webapp.errors import WebappError
 from webapp.ui.account import build_account_bar, build_delete_all
-from webapp.ui.adapters_tab import build_adapters_tab
+from webapp.ui.adapters import build_adapters_tab
 from webapp.ui.api import build_api
 from webapp.ui.chat_tab import build_chat_tab
 from webapp.ui.evaluate import build_evaluate_tab

@@ -12,7 +12,7 @@ import pandas as pd
 from webapp.errors import WebappError
 from webapp.evaluation import qasets, runner
 from webapp.evaluation.qasets import COLUMNS, QAItem, QASet
-from webapp.ui.adapters_tab import fresh_export_dir
+from webapp.ui.adapters.views import fresh_export_dir
 from webapp.ui.i18n import i18n
 from webapp.ui.render import escape_markdown
 

@@ -1,0 +1,136 @@
+"""What the Adapters tab shows: the status line and its progress bar, the loss curve, the
+table of adapters, plain messages for wrong settings, and a fresh folder for an export."""
+
+from __future__ import annotations
+
+import html
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pydantic
+
+from webapp.ui.i18n import EN
+from webapp.ui.render import short_date
+
+EXPORT_PREFIX = "docchat-export-"
+EXPORT_MAX_AGE_S = 3600
+FROM_FILE, FROM_DOCS, FROM_READER = "A file", "My documents", "Reader for my documents"
+METHODS = ["lora", "prompt", "prefix"]  # labelled i18n("method_<method>")
+METHOD_NAMES = {method: EN[f"method_{method}"] for method in METHODS}  # the table's: English
+FIELDS = [  # the TrainConfig fields the form sets, labelled i18n("train_<field>")
+    "name",
+    "method",
+    "epochs",
+    "learning_rate",
+    "rank",
+    "alpha",
+    "dropout",
+    "target",
+    "virtual_tokens",
+    "validation_fraction",
+]
+LABELS = {field: EN[f"train_{field}"] for field in FIELDS}  # for error messages: English
+
+
+# -- training configuration --------------------------------------------------------------------
+def settings_message(exc: pydantic.ValidationError) -> str:
+    """The form's validation errors in plain words, each after its field's label."""
+    parts = []
+    for error in exc.errors():
+        field = LABELS.get(str(error["loc"][0]), str(error["loc"][0])) if error["loc"] else ""
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{field}: {message[:1].lower()}{message[1:]}")
+    return "Please check the settings. " + "; ".join(parts) + "."
+
+
+# -- what the progress display shows -------------------------------------------------------
+def status_line(job, ahead: int) -> str:
+    s = job.status
+    if s.state == "queued":
+        return f"Waiting: {ahead} training run(s) ahead of this one." if ahead else "Starting…"
+    if s.state == "starting":
+        return "Loading a copy of the base model…"
+    if s.state == "saving":
+        return "Saving the adapter…"
+    parts = [f"step {s.step}/{s.total_steps}", f"epoch {s.epoch}/{s.epochs}"]
+    if s.train_loss:
+        parts.append(f"loss {s.train_loss[-1][1]:.3f}")
+    if s.eta_s is not None:
+        parts.append(f"about {round(s.eta_s)} s left")
+    return " · ".join(parts)
+
+
+def outcome(job) -> tuple[str, str]:
+    """('done' | 'cancelled' | 'failed', plain words) for a finished job."""
+    if job.metadata is not None:
+        loss = job.metadata.get("final_train_loss")
+        tail = f" Final loss {loss:.3f}." if loss is not None else ""
+        return "done", (
+            f"Done: adapter “{job.config.name}” is ready; pick it in the Chat tab.{tail}"
+        )
+    state = job.status.state if job.status.state == "cancelled" else "failed"
+    default = "Training was cancelled." if state == "cancelled" else "Training failed."
+    return state, f"{state.capitalize()}: {job.status.message or default}"
+
+
+def status_html(text: str, fraction: float | None, state: str = "running") -> str:
+    bar = f"<progress max='1' value='{fraction:.3f}'></progress>" if fraction is not None else ""
+    return f"<div class='train-status {state}'><p>{html.escape(text)}</p>{bar}</div>"
+
+
+def loss_frame(train: list, val: list) -> pd.DataFrame:
+    # Gradio's plot fixes its colour domain when first drawn (here: before the first step), so
+    # every frame names both series with an empty point that draws nothing.
+    rows = [(1, math.nan, "train"), (1, math.nan, "validation")]
+    rows += [(s, v, "train") for s, v in train] + [(s, v, "validation") for s, v in val]
+    frame = pd.DataFrame(rows, columns=["step", "loss", "series"])
+    return frame.astype({"step": "int64", "loss": "float64", "series": "str"})
+
+
+def curve_of(job) -> pd.DataFrame:
+    if job.metadata is not None:  # the saved curves are complete, whatever the status shows
+        m = job.metadata
+        return loss_frame(m.get("train_loss_curve") or [], m.get("val_loss_curve") or [])
+    return loss_frame(list(job.status.train_loss), list(job.status.val_loss))
+
+
+# -- the list of adapters --------------------------------------------------------------------
+def dash(value, digits: int | None = None):
+    """The value for a table cell: "–" when unknown, numbers rounded to `digits`."""
+    if value is None:
+        return "–"
+    if digits is None:
+        return value
+    return round(value, digits) if digits else round(value)
+
+
+def adapter_rows(infos) -> list[list]:
+    rows = []
+    for s in (info.summary() for info in infos):
+        rows.append(
+            [
+                s["name"],
+                METHOD_NAMES.get(s["method"], s["method"]),
+                dash(s["dataset"]),
+                dash(s["rows"]),
+                dash(s["epochs"]),
+                dash(s["final_train_loss"], 4),
+                dash(s["final_val_loss"], 4),
+                dash(s["tokens_per_s"], 0),
+                short_date(s["finished"]) if s["finished"] else "–",
+            ]
+        )
+    return rows
+
+
+def fresh_export_dir() -> Path:
+    """A new temp folder for one export (never storage/); old exports are swept away."""
+    now = time.time()
+    for old in Path(tempfile.gettempdir()).glob(EXPORT_PREFIX + "*"):
+        if now - old.stat().st_mtime > EXPORT_MAX_AGE_S:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=EXPORT_PREFIX))

@@ -1,0 +1,108 @@
+"""The Adapters tab's events: each resolves the owner from the request
+(webapp.ui.identity.owner_of) and calls its handler in webapp.ui.adapters.handlers."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from webapp.ui.adapters import handlers
+from webapp.ui.adapters.layout import AdaptersTab
+from webapp.ui.adapters.views import FROM_FILE
+from webapp.ui.chat_tab import always_after
+from webapp.ui.identity import owner_of
+from webapp.users import NotSignedIn
+
+PRIVATE = dict(api_visibility="private")
+
+
+def wire(services, ui: AdaptersTab):
+    """Connects the events; returns (refresh, inputs, outputs) for the page load."""
+
+    def owner(request) -> str:
+        """The request's owner; a visitor not signed in (an expired session) reads why."""
+        try:
+            return owner_of(request, services.settings)
+        except NotSignedIn as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def refresh(current_model, request: gr.Request):
+        # raw: the page load's when_signed_in skips the update for a visitor not signed in
+        return handlers.refresh(services, current_model, owner_of(request, services.settings))
+
+    wire_form(ui)
+    wire_training(services, ui, owner)
+    wire_adapters(services, ui, owner)
+    return refresh, [ui.chat_model], ui.listing
+
+
+def wire_form(ui: AdaptersTab) -> None:
+    ui.source.change(
+        lambda source: gr.update(visible=source == FROM_FILE),
+        ui.source,
+        ui.file,
+        queue=False,
+        **PRIVATE,
+    )
+    ui.method.change(
+        handlers.method_changed,
+        ui.method,
+        [ui.lora_row, ui.target, ui.virtual_tokens, ui.lr],
+        queue=False,
+        **PRIVATE,
+    )
+
+
+def wire_training(services, ui: AdaptersTab, owner) -> None:
+    def train(values: dict, request: gr.Request):
+        """`values`: {component: value} of the form; see `train_inputs` below."""
+        who = owner(request)
+        form = {field: values[c] for field, c in ui.fields.items()}
+        source, path, current_model = values[ui.source], values[ui.file], values[ui.chat_model]
+        for update in handlers.train(services, form, source, path, current_model, who):
+            yield ui.keyed(update)
+
+    def cancel(current_job, request: gr.Request):
+        return handlers.cancel(services, current_job, owner(request))
+
+    train_inputs = {*ui.fields.values(), ui.source, ui.file, ui.chat_model}
+    train_outputs = [ui.job_id, ui.train, ui.cancel, ui.status, ui.plot, *ui.listing]
+    training = ui.train.click(
+        train,
+        train_inputs,
+        train_outputs,
+        concurrency_id="training",  # never "model": the chat must keep answering
+        concurrency_limit=None,
+        show_progress="minimal",  # the status line and its bar say more than a spinner
+        show_progress_on=[ui.status],
+        **PRIVATE,
+    )
+    always_after(
+        training,
+        lambda: (gr.update(visible=True), gr.update(visible=False)),
+        [ui.train, ui.cancel],
+    )
+    ui.cancel.click(
+        cancel,
+        [ui.job_id],
+        [ui.cancel],
+        concurrency_id="training-control",
+        concurrency_limit=None,
+        **PRIVATE,
+    )
+
+
+def wire_adapters(services, ui: AdaptersTab, owner) -> None:
+    def remove(name, current_model, request: gr.Request):
+        return handlers.remove(services, name, current_model, owner(request))
+
+    def export(name, request: gr.Request):
+        return handlers.export(services, name, owner(request))
+
+    def import_zip(path, current_model, request: gr.Request):
+        return handlers.import_zip(services, path, current_model, owner(request))
+
+    listing = ui.listing
+    ui.delete.click(remove, [ui.picked, ui.chat_model], [*listing, ui.download], **PRIVATE)
+    ui.export.click(export, [ui.picked], [ui.download], **PRIVATE)
+    imported = ui.upload.upload(import_zip, [ui.upload, ui.chat_model], listing, **PRIVATE)
+    always_after(imported, lambda: None, [ui.upload])  # ready for the next one
