@@ -25,7 +25,8 @@ from webapp.adapters import datasets, reader
 from webapp.adapters.config import DEFAULT_LR, TrainConfig
 from webapp.errors import WebappError
 from webapp.evaluation import builder
-from webapp.ui.chat_tab import always_after, model_selector_update
+from webapp.ui.chat.views import model_selector_update
+from webapp.ui.events import always_after
 from webapp.ui.i18n import EN, i18n
 from webapp.ui.identity import owner_of
 from webapp.ui.render import short_date
