@@ -16,7 +16,7 @@ from webapp.adapters.config import METADATA, TrainConfig
 from webapp.adapters.jobs import Job
 from webapp.adapters.training import TrainStatus
 from webapp.ui.adapters import handlers, layout, views
-from webapp.ui.chat_tab import BASE_CHOICE, BASE_MODEL
+from webapp.ui.chat.views import BASE_CHOICE, BASE_MODEL
 
 FINISHED = "2025-03-14T09:26:53+00:00"
 

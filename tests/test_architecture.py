@@ -90,10 +90,7 @@ LONG_FILES = {
     "webapp.services",
 }
 LONG_FUNCTIONS = {
-    "webapp.ui.chat_tab.build_chat_tab",
     "webapp.__main__.build_parser",
-    "webapp.ui.knowledge_tab.build_knowledge_tab",
-    "webapp.ui.api.build_api",
     "webapp.adapters.training.train",
     "webapp.bench.serving.figures",
 }

@@ -203,7 +203,7 @@ def test_reconcile_repairs_each_kind_of_cut_short_change(kb, tmp_path):
 
 
 def test_interrupted_notice_escapes_file_names():
-    from webapp.ui.knowledge_tab import interrupted_notice
+    from webapp.ui.knowledge.views import interrupted_notice
 
     text = interrupted_notice([{"id": "x", "file": "<b>*a*</b>.txt", "when": "2030-01-02T03:04"}])
     assert "indexing was interrupted (the server stopped); upload it again" in text

@@ -54,20 +54,20 @@ def test_every_registered_extension_accepts_a_real_file_of_its_format(tmp_path, 
 
 def test_the_ui_labels_and_the_sandbox_follow_the_registry():
     from webapp.knowledge import sandbox
-    from webapp.ui import chat_tab
+    from webapp.ui.chat import views as chat_views
     from webapp.ui.i18n import EN
 
     kinds = [f.kind for f in formats.FORMATS]
     assert len(set(kinds)) == len(kinds)
     assert len(formats.KINDS) == sum(len(f.extensions) for f in formats.FORMATS)  # no overlap
-    assert list(chat_tab.KIND_LABELS) == kinds
+    assert list(chat_views.KIND_LABELS) == kinds
     for f in formats.FORMATS:
-        label = chat_tab.KIND_LABELS[f.kind]
+        label = chat_views.KIND_LABELS[f.kind]
         if f"kind_{f.kind}" in EN:  # "Text" is translated; PDF, Word... are names
             assert label.key == f"kind_{f.kind}"
         else:
             assert label == f.label
-    assert chat_tab.KIND_LABELS["text"].key == "kind_text"
+    assert chat_views.KIND_LABELS["text"].key == "kind_text"
     assert set(sandbox.WARM_MODULES) == {m for f in formats.FORMATS for m in f.warm_modules}
     assert "pypdf" in sandbox.WARM_MODULES
 

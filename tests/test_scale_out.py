@@ -467,7 +467,7 @@ def test_the_knowledge_tab_keeps_an_uploads_results_when_chroma_goes_down(make_s
     of one error replacing everything. Once Chroma is back the list shows the first file."""
     import gradio as gr
 
-    from webapp.ui.knowledge_tab import build_knowledge_tab
+    from webapp.ui.knowledge import build_knowledge_tab
 
     server = _chroma_server(tmp_path).start()
     services = make_services(chroma_url=server.url)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,18 @@ log = logging.getLogger(__name__)
 
 
 def plain_errors(fn):
-    """Domain errors (a server down, say) reach API callers as their plain message."""
+    """Domain errors (a server down, say) reach API callers as their plain message; a
+    generator's too, whenever one is raised while it streams."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                return (yield from fn(*args, **kwargs))
+            except WebappError as exc:
+                raise gr.Error(str(exc)) from exc
+
+        return stream
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
@@ -33,14 +45,22 @@ def plain_errors(fn):
     return call
 
 
-def build_api(services) -> None:
-    settings = services.settings
+@plain_errors
+def signed_in(request: gr.Request | None, settings) -> str:
+    """The request's owner; a caller not signed in (an expired session) reads why."""
+    return owner_of(request, settings)
 
-    def who(request: gr.Request | None) -> str:
-        try:
-            return owner_of(request, settings)
-        except WebappError as exc:
-            raise gr.Error(str(exc)) from exc
+
+def build_api(services) -> None:
+    """The named endpoints, one function per group."""
+    chat_api(services)
+    listing_api(services)
+    deleting_api(services)
+    upload_api(services)
+
+
+def chat_api(services) -> None:
+    settings = services.settings
 
     def chat(
         question: str,
@@ -69,36 +89,46 @@ def build_api(services) -> None:
                 documents=tuple(documents or ()),
                 file_types=tuple(file_types or ()),
             ).checked()
-            owner = who(request)
+            owner = signed_in(request, settings)
             services.chat_limit.check(owner)
             for answer in services.chat.stream(owner, question, [], options):
                 yield answer.as_dict()
-        except WebappError as exc:
-            raise gr.Error(str(exc)) from exc
+        except WebappError:
+            raise  # its plain message (plain_errors)
         except Exception as exc:
             log.exception("API chat failed")
             raise gr.Error("Something went wrong while answering. Please try again.") from exc
 
+    gr.api(plain_errors(chat), api_name="chat", concurrency_id="model", concurrency_limit=1)
+
+
+def listing_api(services) -> None:
+    settings = services.settings
+
     def list_documents(request: gr.Request = None) -> list[dict]:
         """Your documents: id, file, chunks, pages, bytes, added."""
-        docs = services.knowledge.list_documents(who(request))
+        docs = services.knowledge.list_documents(owner_of(request, settings))
         return [d.as_dict() for d in docs]
 
     def list_adapters(request: gr.Request = None) -> list[dict]:
         """Your adapters (name, method, dataset, epochs, losses, ...), or with a model server
         (WEBAPP_LLM_BASE_URL) the adapters it serves ({name, source: "model server"}); pass
         a name as `adapter` to /chat to answer with it."""
-        owner = who(request)
+        owner = owner_of(request, settings)
         if settings.llm_base_url:  # adapters live on the server, shared by every user
             return [{"name": n, "source": "model server"} for n in services.served_adapters()]
         return [a.summary() for a in services.adapters.list(owner)]
 
+    gr.api(plain_errors(list_documents), api_name="list_documents")
+    gr.api(plain_errors(list_adapters), api_name="list_adapters")
+
+
+def deleting_api(services) -> None:
+    settings = services.settings
+
     def delete_document(doc_id: str, request: gr.Request = None) -> dict:
         """Delete one document (all its chunks and its stored original)."""
-        try:
-            info = services.knowledge.delete(who(request), doc_id)
-        except WebappError as exc:
-            raise gr.Error(str(exc)) from exc
+        info = services.knowledge.delete(owner_of(request, settings), doc_id)
         return {"deleted": info.id, "file": info.file}
 
     def delete_my_data(confirm: str, request: gr.Request = None) -> dict:
@@ -106,13 +136,16 @@ def build_api(services) -> None:
         Pass confirm="delete everything"; returns how many of each were deleted."""
         if confirm != "delete everything":
             raise gr.Error('Nothing deleted: pass confirm="delete everything".')
-        try:
-            return services.delete_owner(who(request))
-        except WebappError as exc:
-            raise gr.Error(str(exc)) from exc
+        return services.delete_owner(owner_of(request, settings))
 
+    ingest = dict(concurrency_id="ingest", concurrency_limit=1)
+    gr.api(plain_errors(delete_document), api_name="delete_document", **ingest)
+    gr.api(plain_errors(delete_my_data), api_name="delete_my_data", **ingest)
+
+
+def upload_api(services) -> None:
     def upload(files: list[str] | None, request: gr.Request) -> list[dict]:
-        owner = who(request)
+        owner = owner_of(request, services.settings)
         items = [(Path(p), Path(p).name) for p in files or []]
         results = services.knowledge.ingest_files(owner, items)
         return [
@@ -126,14 +159,6 @@ def build_api(services) -> None:
             for r in results
         ]
 
-    model = dict(concurrency_id="model", concurrency_limit=1)
-    gr.api(chat, api_name="chat", **model)
-    gr.api(plain_errors(list_documents), api_name="list_documents")
-    gr.api(plain_errors(list_adapters), api_name="list_adapters")
-    gr.api(
-        delete_document, api_name="delete_document", concurrency_id="ingest", concurrency_limit=1
-    )
-    gr.api(delete_my_data, api_name="delete_my_data", concurrency_id="ingest", concurrency_limit=1)
     # Files need a File component to travel through the API; these two stay hidden in the UI.
     picker = gr.File(file_count="multiple", type="filepath", visible=False, label="files")
     report = gr.JSON(visible=False, label="results")

@@ -12,10 +12,10 @@ from webapp.errors import WebappError
 from webapp.ui.account import build_account_bar, build_delete_all
 from webapp.ui.adapters import build_adapters_tab
 from webapp.ui.api import build_api
-from webapp.ui.chat_tab import build_chat_tab
+from webapp.ui.chat import build_chat_tab
 from webapp.ui.evaluate import build_evaluate_tab
 from webapp.ui.i18n import i18n
-from webapp.ui.knowledge_tab import build_knowledge_tab
+from webapp.ui.knowledge import build_knowledge_tab
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TITLE = "DocChat"

@@ -29,7 +29,7 @@ from webapp.ui.adapters.views import (
     status_line,
 )
 from webapp.ui.api import plain_errors
-from webapp.ui.chat_tab import model_selector_update
+from webapp.ui.chat.views import model_selector_update
 
 POLL_S = 0.5
 

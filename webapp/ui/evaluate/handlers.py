@@ -19,7 +19,7 @@ from webapp.evaluation import builder, qasets, runner
 from webapp.evaluation.qasets import QASet
 from webapp.ui.adapters.views import status_html, status_line
 from webapp.ui.api import plain_errors
-from webapp.ui.chat_tab import model_selector_update
+from webapp.ui.chat.views import model_selector_update
 from webapp.ui.evaluate.views import (
     chart,
     comparison_rows,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from webapp.ui.chat_tab import always_after
 from webapp.ui.evaluate import handlers
 from webapp.ui.evaluate.layout import EvaluateTab
+from webapp.ui.events import always_after
 from webapp.ui.identity import owner_of
 from webapp.users import NotSignedIn
 
