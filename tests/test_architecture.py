@@ -88,7 +88,6 @@ LONG_FILES = {
     "webapp.ui.adapters_tab",
     "webapp.models.generator",
     "webapp.evaluation.runner",
-    "webapp.services",
 }
 LONG_FUNCTIONS = {
     "webapp.ui.adapters_tab.build_adapters_tab",
