@@ -1,7 +1,7 @@
 """A knowledge base without models, for fast tests of the search logic (fusion, scope).
 
 Everything is the shipped code — KnowledgeBase, Chroma in a temp dir, the BM25 keyword
-index, KnowledgeRetriever and HybridRetriever wired as `Services.retriever` wires them —
+index, KnowledgeRetriever and HybridRetriever wired by `retrieval.factory.Retrievers`, as the app wires them —
 except the embedder: a word-concept table stands in for MiniLM, so which passage dense
 search ranks first is known by construction. Like the real model with a rare code, it
 knows nothing of words outside its table (an identifier such as QX7731).
@@ -16,8 +16,8 @@ import chromadb
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from webapp.knowledge.base import KnowledgeBase
-from webapp.retrieval.hybrid import CANDIDATES, HybridRetriever, KeywordIndex
-from webapp.retrieval.retriever import EVERYTHING, KnowledgeRetriever
+from webapp.retrieval.factory import Retrievers
+from webapp.retrieval.retriever import EVERYTHING
 
 # One dimension per concept: a word and its synonyms share a direction.
 CONCEPTS = (
@@ -55,7 +55,7 @@ class Search:
         )
         self.embedder = ConceptEmbedding()
         self.knowledge = KnowledgeBase(client, self.embedder, str.split, storage, settings)
-        self._keywords: dict[str, KeywordIndex] = {}
+        self.retrievers = Retrievers(self.knowledge, self.embedder, settings)
 
     def add(self, owner: str, folder: Path, files: dict[str, str]) -> dict[str, str]:
         """Ingest each (name, text) as a file; returns {name: document id}."""
@@ -70,17 +70,7 @@ class Search:
         return ids
 
     def retriever(self, owner: str, top_k: int = 4, mode: str = "hybrid", scope=EVERYTHING):
-        dense = KnowledgeRetriever(
-            self.knowledge.vector_store(owner), self.embedder, max(top_k, CANDIDATES), scope
-        )
-        if owner not in self._keywords:
-            self._keywords[owner] = KeywordIndex(
-                self.knowledge.collection(owner), lambda: self.knowledge.revision(owner)
-            )
-        collection = self.knowledge.collection(owner)
-        return HybridRetriever(
-            dense, self._keywords[owner], self.embedder, collection, top_k, mode, scope=scope
-        )
+        return self.retrievers(owner, top_k, mode, scope)
 
     def files(self, owner: str, query: str, mode: str = "hybrid", scope=EVERYTHING) -> list:
         """The files of the passages found, best first."""

@@ -87,7 +87,6 @@ LONG_FILES = {
     "webapp.__main__",
     "webapp.models.generator",
     "webapp.evaluation.runner",
-    "webapp.services",
 }
 LONG_FUNCTIONS = {
     "webapp.__main__.build_parser",
