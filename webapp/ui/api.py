@@ -93,8 +93,8 @@ def chat_api(services) -> None:
             services.chat_limit.check(owner)
             for answer in services.chat.stream(owner, question, [], options):
                 yield answer.as_dict()
-        except WebappError:
-            raise  # its plain message (plain_errors)
+        except (WebappError, gr.Error):
+            raise  # its plain message (plain_errors), "Please sign in first" among them
         except Exception as exc:
             log.exception("API chat failed")
             raise gr.Error("Something went wrong while answering. Please try again.") from exc
