@@ -19,7 +19,7 @@ import webapp
 ROOT = Path(webapp.__file__).resolve().parent
 LAYERS = ["models", "knowledge", "retrieval", "chat", "adapters", "evaluation"]
 ENTRY_POINTS = {"webapp.__main__", "webapp.app"}
-ENTRY_PACKAGES = {"ui", "bench"}
+ENTRY_PACKAGES = {"ui", "bench", "cli"}
 KNOWN = {
     # the reader's corpus questions come from the question builder
     ("webapp.adapters.raft", "webapp.evaluation"),
@@ -84,12 +84,10 @@ MAX_FUNCTION_LINES = 80
 # What is still longer, each to be split (issue 20): a new one fails, and so does an entry
 # that is no longer too long, so the lists only shrink.
 LONG_FILES = {
-    "webapp.__main__",
     "webapp.models.generator",
     "webapp.evaluation.runner",
 }
 LONG_FUNCTIONS = {
-    "webapp.__main__.build_parser",
     "webapp.adapters.training.train",
     "webapp.bench.serving.figures",
 }
