@@ -37,11 +37,13 @@ chromium:
 test: $(TEST_STAMP) chromium
 	$(PY) -m ruff check webapp tests
 	$(PY) -m ruff format --check webapp tests
+	$(PY) -m mypy webapp
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check webapp tests
 	$(PY) -m ruff format --check webapp tests
+	$(PY) -m mypy webapp
 
 format: $(TEST_STAMP)
 	$(PY) -m ruff format webapp tests

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from webapp.errors import Cancelled, WebappError
 
@@ -44,7 +45,10 @@ class BackgroundJob:
         raise NotImplementedError
 
 
-class BackgroundJobs:
+J = TypeVar("J", bound=BackgroundJob)
+
+
+class BackgroundJobs(Generic[J]):
     def __init__(
         self,
         name: str,
@@ -59,13 +63,13 @@ class BackgroundJobs:
         self._failed = failed  # what users read when the work fails unexpectedly
         self._queued = queued
         self._keep = keep
-        self._jobs: dict[str, BackgroundJob] = {}
+        self._jobs: dict[str, J] = {}
         self._order: list[str] = []
         self._guard = threading.RLock()  # submit checks and adds under one hold
-        self._queue: queue.Queue[tuple[BackgroundJob, Callable]] = queue.Queue()
+        self._queue: queue.Queue[tuple[J, Callable[[J], None]]] = queue.Queue()
         self._worker: threading.Thread | None = None
 
-    def active(self) -> list[BackgroundJob]:
+    def active(self) -> list[J]:
         """The jobs queued or running, oldest first (call under `guard` to act on it)."""
         with self._guard:
             return [j for j in (self._jobs[i] for i in self._order) if not j.finished]
@@ -74,7 +78,7 @@ class BackgroundJobs:
     def guard(self) -> threading.RLock:
         return self._guard
 
-    def start(self, job: BackgroundJob, work: Callable[[BackgroundJob], None]) -> BackgroundJob:
+    def start(self, job: J, work: Callable[[J], None]) -> J:
         """Run `work(job)` in the background (the caller has checked its limits)."""
         with self._guard:
             self._jobs[job.id] = job
@@ -90,13 +94,13 @@ class BackgroundJobs:
                 self._worker.start()
         return job
 
-    def get(self, owner: str, job_id: str) -> BackgroundJob:
+    def get(self, owner: str, job_id: str) -> J:
         job = self._jobs.get(job_id)
         if job is None or job.owner != owner:
             raise self._missing
         return job
 
-    def cancel(self, owner: str, job_id: str) -> BackgroundJob:
+    def cancel(self, owner: str, job_id: str) -> J:
         job = self.get(owner, job_id)
         job.cancel.set()
         return job
@@ -117,12 +121,12 @@ class BackgroundJobs:
         for job in mine:
             job.done.wait(wait_s)
 
-    def position(self, job: BackgroundJob) -> int:
+    def position(self, job: J) -> int:
         """0 while running, n when n jobs are ahead of it in the queue."""
         waiting = self.active()
         return waiting.index(job) if self._queued and job in waiting else 0
 
-    def wait(self, job: BackgroundJob, timeout: float | None = None) -> BackgroundJob:
+    def wait(self, job: J, timeout: float | None = None) -> J:
         job.done.wait(timeout)
         return job
 
@@ -138,7 +142,7 @@ class BackgroundJobs:
                 continue
             self._run(job, work)
 
-    def _run(self, job: BackgroundJob, work: Callable[[BackgroundJob], None]) -> None:
+    def _run(self, job: J, work: Callable[[J], None]) -> None:
         try:
             work(job)
         except Cancelled as exc:

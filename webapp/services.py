@@ -15,25 +15,49 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from webapp.config import Settings
+
+if TYPE_CHECKING:  # the parts' types; each is imported when first built
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.postprocessor import SentenceTransformerRerank
+
+    from webapp.adapters.jobs import TrainingJobs
+    from webapp.adapters.registry import AdapterInfo, AdapterRegistry
+    from webapp.chat.ratelimit import RateLimiter
+    from webapp.chat.service import ChatService
+    from webapp.evaluation.jobs import EvalJobs
+    from webapp.evaluation.qasets import QASetStore
+    from webapp.evaluation.runner import EvalStore
+    from webapp.knowledge.base import KnowledgeBase
+    from webapp.models.generator import Generator
+    from webapp.models.remote import RemoteGenerator
+    from webapp.retrieval.factory import Retrievers
+    from webapp.users import UsersFile, Workspaces
 
 log = logging.getLogger(__name__)
 
 
-class part:
-    """A part of Services built on first use, once (thread-safe); `built(services)` says
-    whether it has been, without building it."""
+T = TypeVar("T")
 
-    def __init__(self, build: Callable[[Services], Any]):
+
+class part(Generic[T]):
+    """A part of Services built on first use, once (thread-safe); `built(services)` says
+    whether it has been, without building it. Used as a decorator, like property."""
+
+    def __init__(self, build: Callable[[Services], T]):
         self.build = build
         self.__doc__ = build.__doc__
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, services: Services | None, owner: type | None = None):
+    @overload
+    def __get__(self, services: None, owner: type | None = None) -> part[T]: ...
+    @overload
+    def __get__(self, services: Services, owner: type | None = None) -> T: ...
+    def __get__(self, services: Services | None, owner: type | None = None) -> T | part[T]:
         if services is None:
             return self
         with services._build_lock:
@@ -58,7 +82,7 @@ class Services:
         self._parts: dict[str, Any] = dict(parts)
         settings.storage_dir.mkdir(parents=True, exist_ok=True)
 
-    def scratch(self, storage_dir: Path, **overrides) -> Services:
+    def scratch(self, storage_dir: Path, **overrides: Any) -> Services:
         """Stores of their own under `storage_dir` (a benchmark's, a corpus's), with these
         settings but `overrides`, sharing the loaded models where they name the same ones."""
         values = {**self.settings.model_dump(), "storage_dir": Path(storage_dir), **overrides}
@@ -75,21 +99,21 @@ class Services:
 
     # -- models -------------------------------------------------------------------------------
     @part
-    def embedder(self):
+    def embedder(self) -> BaseEmbedding:
         from webapp.models import factory
 
         shared = self._shared("embed_base_url", "embed_model")
         return shared.embedder if shared else factory.embedder(self.settings)
 
     @part
-    def generator(self):
+    def generator(self) -> Generator | RemoteGenerator:
         from webapp.models import factory
 
         shared = self._shared("llm_base_url", "llm_model")
         return shared.generator if shared else factory.generator(self.settings)
 
     @part
-    def reranker(self):
+    def reranker(self) -> SentenceTransformerRerank | None:
         """The optional cross-encoder (WEBAPP_RERANKER), loaded once; None when off."""
         if not self.settings.reranker:
             return None
@@ -120,17 +144,22 @@ class Services:
     def served_adapters(self) -> list[str]:
         """The inference server's models other than the base: its adapters, shared by every
         user (vLLM's --lora-modules). Raises StoreUnavailable while the server is down."""
-        return [m for m in self.generator.served_models() if m != self.settings.llm_model]
+        from webapp.models.remote import RemoteGenerator
+
+        generator = self.generator
+        if not isinstance(generator, RemoteGenerator):  # a local model serves no others
+            return []
+        return [m for m in generator.served_models() if m != self.settings.llm_model]
 
     # -- documents and search -----------------------------------------------------------------
     @part
-    def chroma(self):
+    def chroma(self) -> Any:
         from webapp.knowledge import store
 
         return store.open_client(self.settings)
 
     @part
-    def knowledge(self):
+    def knowledge(self) -> KnowledgeBase:
         from webapp.knowledge.base import KnowledgeBase
         from webapp.models.embedder import token_counter
 
@@ -143,20 +172,22 @@ class Services:
         )
 
     @part
-    def retrievers(self):
+    def retrievers(self) -> Retrievers:
         """Every owner's retriever, and their keyword indexes (retrieval.factory)."""
         from webapp.retrieval.factory import Retrievers
 
         return Retrievers(self.knowledge, self.embedder, self.settings, self.reranker)
 
-    def retriever(self, owner: str, top_k: int, mode: str | None = None, scope=None):
+    def retriever(
+        self, owner: str, top_k: int, mode: str | None = None, scope: Any = None
+    ) -> Any:  # a LlamaIndex BaseRetriever
         """The owner's retriever: WEBAPP_RETRIEVAL (hybrid by default), or `mode`; `scope`
         keeps it inside chosen documents or file kinds."""
         return self.retrievers(owner, top_k, mode, scope)
 
     # -- chat -----------------------------------------------------------------------------------
     @part
-    def chat(self):
+    def chat(self) -> ChatService:
         from webapp.chat.service import ChatService
 
         knowledge = self.knowledge  # first: a store that is down fails before a model loads
@@ -170,56 +201,66 @@ class Services:
         )
 
     @part
-    def reader(self):
+    def reader(self) -> AdapterInfo | None:
         """The shipped reader adapter (WEBAPP_READER), or None (adapters.raft.shipped)."""
         from webapp.adapters import raft
 
         return raft.shipped(self.settings)
 
     @part
-    def chat_limit(self):
+    def chat_limit(self) -> RateLimiter:
         from webapp.chat.ratelimit import RateLimiter
 
         return RateLimiter(self.settings.chat_per_minute)
 
     # -- adapters and evaluation ----------------------------------------------------------------
     @part
-    def adapters(self):
+    def adapters(self) -> AdapterRegistry:
         from webapp.adapters.registry import AdapterRegistry
 
         return AdapterRegistry(
             self.settings.storage_dir, self.settings.llm_model, on_delete=self._unload_adapter
         )
 
-    def _unload_adapter(self, info) -> None:
+    def _unload_adapter(self, info: AdapterInfo) -> None:
         if Services.generator.built(self) or self._models_from is not None:
             self.generator.unload_adapter(info)
 
     @part
-    def training(self):
+    def training(self) -> TrainingJobs:
         from webapp.adapters.jobs import TrainingJobs
 
         return TrainingJobs(self.adapters, self.base_model_path, self.settings.llm_model)
 
     @part
-    def qasets(self):
+    def qasets(self) -> QASetStore:
         from webapp.evaluation.qasets import QASetStore
 
         return QASetStore(self.settings.storage_dir)
 
     @part
-    def evals(self):
+    def evals(self) -> EvalStore:
         from webapp.evaluation.runner import EvalStore
 
         return EvalStore(self.settings.storage_dir)
 
     @part
-    def eval_jobs(self):
+    def eval_jobs(self) -> EvalJobs:
         from webapp.evaluation.jobs import EvalJobs
 
         return EvalJobs()
 
-    def evaluate(self, owner, items, configs, *, qaset="", split="all", progress=None, cancel=None):
+    def evaluate(
+        self,
+        owner: str,
+        items: list,
+        configs: list,
+        *,
+        qaset: str = "",
+        split: str = "all",
+        progress: Callable[[float, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> dict:
         """Run an evaluation through the chat service and save it; returns the run."""
         from webapp.evaluation import runner
 
@@ -239,7 +280,7 @@ class Services:
 
     # -- owners ---------------------------------------------------------------------------------
     @part
-    def users(self):
+    def users(self) -> UsersFile:
         """Password accounts (WEBAPP_USERS_FILE, default STORAGE_DIR/users.json, and
         WEBAPP_USERS)."""
         from webapp.users import UsersFile
@@ -248,7 +289,7 @@ class Services:
         return UsersFile(path, self.settings.users)
 
     @part
-    def workspaces(self):
+    def workspaces(self) -> Workspaces:
         """Anonymous mode's workspaces: idle ones are deleted with all their data."""
         from webapp.users import Workspaces
 

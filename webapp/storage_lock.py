@@ -23,7 +23,7 @@ from webapp.errors import StorageBusy
 try:
     import fcntl
 except ImportError:  # Windows: no flock; one writer is then the operator's business
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".lock"
 

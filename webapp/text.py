@@ -209,7 +209,7 @@ def trim_loop(text: str) -> str:
     m = _LOOP.search(text)
     if m is not None and len(m.group(0)) >= 12:
         text = (text[: m.start()] + m.group(1)).rstrip()
-    parts, kept, said = sentences(text), [], []
+    parts, kept, said = sentences(text), [], []  # type: list[str], list[str], list[str]
     if (end := varying_loop(parts)) is not None:
         text, parts = join_sentences(parts[:end]), parts[:end]
     for sentence in parts:

@@ -169,7 +169,7 @@ class Workspaces:
         self,
         storage_dir: Path,
         idle_minutes: float,
-        delete: Callable[[str], None],
+        delete: Callable[[str], object],
         secret_key: str = "",
     ):
         self.path = storage_dir / "workspaces.json"

@@ -31,7 +31,7 @@ class Job(BackgroundJob):
         self.status.state, self.status.message = state, message
 
 
-class TrainingJobs(BackgroundJobs):
+class TrainingJobs(BackgroundJobs[Job]):
     def __init__(self, registry: AdapterRegistry, base_path, base_name: str):
         super().__init__(
             "training",
@@ -66,7 +66,7 @@ class TrainingJobs(BackgroundJobs):
             job.status.state = "starting"
             job.metadata = train(
                 job.config,
-                job.data,
+                job.data,  # type: ignore[arg-type]
                 self._base_path(),
                 self.base_name,
                 Path(self.registry.folder(job.owner, job.config.name)),

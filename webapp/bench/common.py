@@ -41,7 +41,7 @@ def corpus(n: int) -> tuple[list[tuple[str, str]], str]:
     """The first `n` SciFact abstracts as (name, "title\\ntext"), as eval-retrieval reads
     them; or `n` generated abstracts when the data is absent. Also says which it is."""
     if have_scifact():
-        texts = []
+        texts: list[tuple[str, str]] = []
         with (SCIFACT / "corpus.jsonl").open(encoding="utf-8") as f:
             for line in f:
                 if len(texts) >= n:

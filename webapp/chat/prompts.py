@@ -164,7 +164,8 @@ def rag_messages(
     if base > budget:  # an enormous question: keep its end, where the ask usually is
         question = generator.truncate(question, max(budget // 2, 16), keep_end=True)
         base = generator.prompt_tokens(messages([]))
-    blocks, used, spent = [], [], base
+    blocks: list[str] = []
+    used, spent = [], base
     for source in fit_windows(sources, generator, budget - base):
         block = source_block(len(blocks) + 1, source)
         cost = generator.count_tokens(block) + 4

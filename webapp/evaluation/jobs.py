@@ -27,7 +27,7 @@ class EvalJob(BackgroundJob):
         self.state, self.message = state, message
 
 
-class EvalJobs(BackgroundJobs):
+class EvalJobs(BackgroundJobs[EvalJob]):
     def __init__(self):
         super().__init__(
             "evaluation",

@@ -233,7 +233,7 @@ def split(splitter, parsed: formats.Parsed, doc_id, name, digest, size, owner) -
         doc.excluded_llm_metadata_keys = list(CHUNK_METADATA_KEYS | doc.metadata.keys())
     texts = {doc.id_: doc.text for doc in parsed.documents}
     pipeline = IngestionPipeline(transformations=[splitter, ChunkAnnotator()], disable_cache=True)
-    return pipeline.run(documents=parsed.documents, source_texts=texts)
+    return list(pipeline.run(documents=parsed.documents, source_texts=texts))
 
 
 def embed_and_store(vector_store, embed_model, nodes: list[BaseNode], progress: Progress):

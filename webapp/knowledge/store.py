@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from webapp.config import Settings
 from webapp.errors import StoreUnavailable
 from webapp.owners import owner_key
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 PREFIX = "kb_"  # collection names: kb_<owner key>
 PAGE = 5000  # rows per Chroma read: SQLite refuses more than 32,766 variables in one query
@@ -36,13 +40,13 @@ def store_failure(exc: BaseException) -> str | None:
     return None
 
 
-def reachable(method):
+def reachable(method: F) -> F:
     """A Chroma server that is down (or refuses the token) becomes a plain message
     (StoreUnavailable), not a traceback; the next call tries again, so service resumes
     once it is back."""
 
     @functools.wraps(method)
-    def call(*args, **kwargs):
+    def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
         except Exception as exc:
@@ -51,10 +55,10 @@ def reachable(method):
                 raise
             raise StoreUnavailable(message) from exc
 
-    return call
+    return call  # type: ignore[return-value]
 
 
-def open_client(settings):
+def open_client(settings: Settings) -> Any:  # chromadb's ClientAPI
     """The Chroma client: a server when WEBAPP_CHROMA_URL is set (StoreUnavailable, with
     the reason, when it cannot be reached), else the embedded store in the storage folder."""
     import chromadb
@@ -90,7 +94,7 @@ def open_client(settings):
         raise StoreUnavailable(message) from exc
 
 
-def chroma_headers(settings) -> dict[str, str]:
+def chroma_headers(settings: Settings) -> dict[str, str]:
     """WEBAPP_CHROMA_TOKEN in the header the server's token auth reads (none without one)."""
     token = settings.chroma_token
     if not token:
@@ -100,7 +104,7 @@ def chroma_headers(settings) -> dict[str, str]:
     return {settings.chroma_auth_header: token}
 
 
-def health(open_client, settings) -> dict:
+def health(open_client: Callable[[], Any], settings: Settings) -> dict:
     """{"ok", "detail"} for the health check; `open_client()` gives the client (it may
     raise StoreUnavailable)."""
     where = "Chroma server" if settings.chroma_url else "embedded Chroma"
@@ -119,11 +123,11 @@ def collection_name(owner: str) -> str:
     return f"{PREFIX}{owner_key(owner)}"
 
 
-def collection_names(client) -> list[str]:
+def collection_names(client: Any) -> list[str]:
     return [c if isinstance(c, str) else c.name for c in client.list_collections()]
 
 
-def get_all(collection, include: list[str], where: dict | None = None) -> dict:
+def get_all(collection: Any, include: list[str], where: dict | None = None) -> dict:
     """`collection.get` of every matching row, read in pages (one unpaged read of a
     collection past ~32k chunks fails inside Chroma's SQLite)."""
     out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
@@ -137,7 +141,7 @@ def get_all(collection, include: list[str], where: dict | None = None) -> dict:
         offset += page
 
 
-def reopen(client) -> None:
+def reopen(client: Any) -> None:
     """Embedded Chroma (1.5) can be left stuck by a write that failed for lack of space:
     seconds later its next write hangs for good. Fresh bindings on the same files clear
     that; they replace the old in place, so every collection object keeps working."""

@@ -5,8 +5,16 @@ server. Each loads once, on the compute thread where it computes (see `compute`)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from webapp.config import BUNDLED_EMBEDDER, BUNDLED_LLM, Settings
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.postprocessor import SentenceTransformerRerank
+
+    from webapp.models.generator import Generator
+    from webapp.models.remote import RemoteGenerator
 
 
 def base_model_path(settings: Settings) -> str:
@@ -16,7 +24,7 @@ def base_model_path(settings: Settings) -> str:
     return resolve_llm(settings.llm_model, settings.model_cache)
 
 
-def embedder(settings: Settings):
+def embedder(settings: Settings) -> BaseEmbedding:
     """WEBAPP_EMBED_MODEL, or an embedding server's at WEBAPP_EMBED_BASE_URL."""
     from webapp.models.resolve import resolve_embedder
 
@@ -40,7 +48,7 @@ def embedder(settings: Settings):
     return load_embedder(resolve_embedder(settings.embed_model), settings.device, bf16=fast)
 
 
-def generator(settings: Settings):
+def generator(settings: Settings) -> Generator | RemoteGenerator:
     """WEBAPP_LLM_MODEL, or an inference server's at WEBAPP_LLM_BASE_URL."""
     if settings.llm_base_url:
         from transformers import AutoTokenizer
@@ -72,7 +80,7 @@ def generator(settings: Settings):
     )
 
 
-def reranker(settings: Settings, top_n: int):
+def reranker(settings: Settings, top_n: int) -> SentenceTransformerRerank:
     """The cross-encoder WEBAPP_RERANKER names (scoring on the compute thread too)."""
     from llama_index.core.postprocessor import SentenceTransformerRerank
 

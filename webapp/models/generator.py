@@ -46,9 +46,12 @@ class GenerationOptions:
 class AdapterRef(Protocol):
     """What the generator needs to know of an adapter (see adapters.registry.AdapterInfo)."""
 
-    key: str
-    method: str
-    path: object
+    @property
+    def key(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> object: ...
 
 
 class _StopOnEvent(StoppingCriteria):

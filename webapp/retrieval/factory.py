@@ -10,15 +10,28 @@ built once and kept in step with the knowledge base (see `retrieval.hybrid.Keywo
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
 
+from webapp.config import Settings
 from webapp.retrieval.hybrid import CANDIDATES, HybridRetriever, KeywordIndex
 from webapp.retrieval.retriever import EVERYTHING, KnowledgeRetriever, Scope
 
+if TYPE_CHECKING:
+    from webapp.knowledge.base import KnowledgeBase
+
 
 class Retrievers:
-    def __init__(self, knowledge, embedder, settings, reranker=None):
+    def __init__(
+        self,
+        knowledge: KnowledgeBase,
+        embedder: BaseEmbedding,
+        settings: Settings,
+        reranker: BaseNodePostprocessor | None = None,
+    ) -> None:
         self.knowledge = knowledge
         self.embedder = embedder
         self.settings = (

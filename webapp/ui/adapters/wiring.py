@@ -8,11 +8,9 @@ import gradio as gr
 from webapp.ui.adapters import handlers
 from webapp.ui.adapters.layout import AdaptersTab
 from webapp.ui.adapters.views import FROM_FILE
-from webapp.ui.events import always_after
+from webapp.ui.events import PRIVATE, always_after
 from webapp.ui.identity import owner_of
 from webapp.users import NotSignedIn
-
-PRIVATE = dict(api_visibility="private")
 
 
 def wire(services, ui: AdaptersTab):

@@ -8,10 +8,8 @@ import gradio as gr
 from webapp.ui.api import signed_in
 from webapp.ui.chat import handlers
 from webapp.ui.chat.layout import ChatTab
-from webapp.ui.events import always_after
+from webapp.ui.events import PRIVATE, always_after
 from webapp.ui.identity import owner_of
-
-PRIVATE = dict(api_visibility="private")
 
 
 def wire(services, ui: ChatTab) -> tuple:

@@ -7,11 +7,9 @@ import gradio as gr
 
 from webapp.ui.evaluate import handlers
 from webapp.ui.evaluate.layout import EvaluateTab
-from webapp.ui.events import always_after
+from webapp.ui.events import PRIVATE, always_after
 from webapp.ui.identity import owner_of
 from webapp.users import NotSignedIn
-
-PRIVATE = dict(api_visibility="private")
 
 
 def wire(services, ui: EvaluateTab):

@@ -6,11 +6,10 @@ from __future__ import annotations
 import gradio as gr
 
 from webapp.ui.api import signed_in
+from webapp.ui.events import PRIVATE
 from webapp.ui.identity import owner_of
 from webapp.ui.knowledge import handlers
 from webapp.ui.knowledge.layout import KnowledgeTab
-
-PRIVATE = dict(api_visibility="private")
 
 
 def wire(services, ui: KnowledgeTab) -> tuple:
