@@ -209,7 +209,7 @@ class Services:
 
     @part
     def evals(self):
-        from webapp.evaluation.runner import EvalStore
+        from webapp.evaluation.store import EvalStore
 
         return EvalStore(self.settings.storage_dir)
 
