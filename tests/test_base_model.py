@@ -5,7 +5,6 @@ into a question of its own, and it answers in the question's language."""
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 import pytest
 
@@ -14,7 +13,8 @@ from webapp.chat.service import ChatOptions
 from webapp.config import BUNDLED_GEMMA, Settings
 from webapp.errors import ModelUnavailable
 from webapp.models import resolve
-from webapp.models.generator import COMPLETION_STOPS, COMPLETION_TEMPLATE, Generator
+from webapp.models.generator import COMPLETION_TEMPLATE
+from webapp.models.stops import COMPLETION_STOPS, until_stop
 from webapp.services import Services
 from webapp.text import has_cjk
 
@@ -81,14 +81,14 @@ def test_a_chinese_question_is_answered_in_chinese(gemma):
 
 
 def test_the_stream_stops_at_a_stop_text_even_split_over_pieces():
-    fake = SimpleNamespace(stops=COMPLETION_STOPS)
+    stops = COMPLETION_STOPS
     pieces = [" Tamsin", " Okafor [1]", "\nQue", "stion: Who built it?"]
-    assert "".join(Generator._until_stop(fake, iter(pieces))) == " Tamsin Okafor [1]"
+    assert "".join(until_stop(iter(pieces), stops)) == " Tamsin Okafor [1]"
     # A new line alone is not a stop, and an answer may begin with one.
-    assert "".join(Generator._until_stop(fake, iter(["\n1889", " [2]\nIt", " was"]))) == (
+    assert "".join(until_stop(iter(["\n1889", " [2]\nIt", " was"]), stops)) == (
         "\n1889 [2]\nIt was"
     )
-    assert "".join(Generator._until_stop(fake, iter(["Paris\n", "\nAnswer: x"]))) == "Paris"
+    assert "".join(until_stop(iter(["Paris\n", "\nAnswer: x"]), stops)) == "Paris"
 
 
 def test_an_unknown_bundled_model_names_the_ones_there_are(model_cache):

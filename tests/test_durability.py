@@ -23,7 +23,7 @@ from webapp import storage_lock
 from webapp.adapters.config import METADATA
 from webapp.adapters.registry import AdapterRegistry
 from webapp.errors import StorageBusy
-from webapp.evaluation.runner import EvalStore
+from webapp.evaluation.store import EvalStore
 from webapp.knowledge.ingest import DISK_FULL
 from webapp.owners import owner_key
 

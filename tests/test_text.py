@@ -59,7 +59,7 @@ def test_a_loop_at_the_end_of_an_answer_is_cut_to_one_repeat():
 
 
 def test_generation_stops_on_a_loop_of_its_own_tokens_only():
-    from webapp.models.generator import is_loop
+    from webapp.models.stops import is_loop
 
     assert is_loop([7, 8] * 8)
     assert is_loop([5] * 16)

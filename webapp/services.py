@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the parts' types; each is imported when first built
     from webapp.chat.service import ChatService
     from webapp.evaluation.jobs import EvalJobs
     from webapp.evaluation.qasets import QASetStore
-    from webapp.evaluation.runner import EvalStore
+    from webapp.evaluation.store import EvalStore
     from webapp.knowledge.base import KnowledgeBase
     from webapp.models.generator import Generator
     from webapp.models.remote import RemoteGenerator
@@ -240,7 +240,7 @@ class Services:
 
     @part
     def evals(self) -> EvalStore:
-        from webapp.evaluation.runner import EvalStore
+        from webapp.evaluation.store import EvalStore
 
         return EvalStore(self.settings.storage_dir)
 

@@ -70,18 +70,45 @@ def train(
     `checkpoints` {rows trained: folder}: the adapter is also saved there once that many
     rows have been trained on (a learning curve from one run).
     """
-    from peft import get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    from webapp.models.generator import load_tokenizer
-
     cancel = cancel or threading.Event()
     started = datetime.now(UTC)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
+    tokenizer, base = _model_copy(base_path)
+    model = _peft_model(base, config)
+    val, train_rows = _split(_rows(data, tokenizer, config), config, rng)
+    status = _started(config, len(train_rows), status)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    checkpoint = _checkpointer(model, checkpoints, base_name, config.method)
+    tokens = _loop(model, config, train_rows, val, pad, rng, status, report, cancel, checkpoint)
+    status.state = "saving"
+    report(status)
+    metadata = _metadata(config, data, base_name, started, status, tokens)
+    save_atomically(model, metadata, destination)
+    status.state = "done"
+    report(status)
+    return metadata
+
+
+def _model_copy(base_path: str):
+    """The tokenizer and a private fp32 copy of the base model (the serving one is never
+    touched)."""
+    from transformers import AutoModelForCausalLM
+
+    from webapp.models.generator import load_tokenizer
+
     tokenizer = load_tokenizer(base_path)
-    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
-    model = get_peft_model(base, config.peft_config(base.config.num_hidden_layers))
+    return tokenizer, AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+
+
+def _peft_model(base, config: TrainConfig):
+    from peft import get_peft_model
+
+    return get_peft_model(base, config.peft_config(base.config.num_hidden_layers))
+
+
+def _rows(data: TrainingSet, tokenizer, config: TrainConfig) -> list:
+    """The tokenized rows that have an answer within max_length."""
     rows = [tokenize(e, tokenizer, config.max_length) for e in data.examples]
     rows = [r for r in rows if any(label != -100 for label in r[1])]
     if not rows:  # every answer was cut off by max_length: training would learn nothing
@@ -89,17 +116,57 @@ def train(
             f"No row has an answer within {config.max_length} tokens; "
             "raise the maximum length or shorten the questions."
         )
+    return rows
+
+
+def _split(rows: list, config: TrainConfig, rng: random.Random) -> tuple[list, list]:
+    """(validation rows, training rows), shuffled."""
     rng.shuffle(rows)
     n_val = int(len(rows) * config.validation_fraction)
-    val, train_rows = rows[:n_val], rows[n_val:]
-    steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
+    return rows[:n_val], rows[n_val:]
+
+
+def _started(config: TrainConfig, n_rows: int, status: TrainStatus | None) -> TrainStatus:
+    steps_per_epoch = math.ceil(n_rows / config.batch_size)
     fresh = TrainStatus(
         config.name, "training", total_steps=steps_per_epoch * config.epochs, epochs=config.epochs
     )
     if status is None:
-        status = fresh
-    else:  # the caller's object (a job's status) is the one other threads read: update it
-        status.__dict__.update(fresh.__dict__)
+        return fresh
+    # the caller's object (a job's status) is the one other threads read: update it
+    status.__dict__.update(fresh.__dict__)
+    return status
+
+
+def _checkpointer(
+    model, checkpoints: dict[int, Path] | None, base_name: str, method: str
+) -> Callable[[int], None]:
+    """Called with the rows trained so far: saves each checkpoint that many rows reach."""
+    pending = sorted((checkpoints or {}).items())
+
+    def reached(seen: int) -> None:
+        while pending and seen >= pending[0][0]:
+            rows_so_far, folder = pending.pop(0)
+            meta = {"name": folder.name, "base_model": base_name, "method": method}
+            save_atomically(model, {**meta, "rows_trained": rows_so_far}, folder)
+
+    return reached
+
+
+def _loop(
+    model,
+    config: TrainConfig,
+    train_rows: list,
+    val: list,
+    pad: int,
+    rng: random.Random,
+    status: TrainStatus,
+    report: Callable[[TrainStatus], None],
+    cancel: threading.Event,
+    checkpoint: Callable[[int], None],
+) -> int:
+    """Every epoch's optimizer steps, then its validation loss; returns the tokens trained on.
+    Cancelling is checked before each step."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr)
     # Linear decay to zero with clipped gradients (the transformers Trainer's defaults): at a
@@ -108,9 +175,7 @@ def train(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda done: max(0.0, 1.0 - done / status.total_steps)
     )
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     tokens, seen, clock = 0, 0, time.perf_counter()
-    pending = sorted((checkpoints or {}).items())
     model.train()
     batches = length_grouped(train_rows, config.batch_size)
     for epoch in range(1, config.epochs + 1):
@@ -133,18 +198,25 @@ def train(
             _timing(status, clock, tokens)
             report(status)
             seen += len(rows_in_batch)
-            while pending and seen >= pending[0][0]:
-                rows_so_far, folder = pending.pop(0)
-                meta = {"name": folder.name, "base_model": base_name, "method": config.method}
-                save_atomically(model, {**meta, "rows_trained": rows_so_far}, folder)
+            checkpoint(seen)
         if val:
             status.val_loss.append(
                 (status.step, round(evaluate(model, val, pad, config.batch_size), 4))
             )
             report(status)
-    status.state = "saving"
-    report(status)
-    metadata = {
+    return tokens
+
+
+def _metadata(
+    config: TrainConfig,
+    data: TrainingSet,
+    base_name: str,
+    started: datetime,
+    status: TrainStatus,
+    tokens: int,
+) -> dict:
+    """metadata.json: what was trained, on what, how long, and its loss curves."""
+    return {
         "name": config.name,
         "base_model": base_name,
         "method": config.method,
@@ -159,10 +231,6 @@ def train(
         "train_loss_curve": status.train_loss,
         "val_loss_curve": status.val_loss,
     }
-    save_atomically(model, metadata, destination)
-    status.state = "done"
-    report(status)
-    return metadata
 
 
 def answer_loss(model, batch: dict) -> torch.Tensor:

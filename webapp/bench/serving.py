@@ -162,36 +162,58 @@ def figures(services, quick: bool) -> list[Figure]:
     repeats = 1 if quick else 3
     with tempfile.TemporaryDirectory(prefix="webapp-bench-serve-") as tmp:
         root = Path(tmp)
-        texts, what = common.corpus(50 if quick else 300)
-        uploads = [root / "abstracts.txt"]
-        uploads[0].write_text("\n\n".join(t for _, t in texts), encoding="utf-8")
-        found = None if quick else common.pdf_files(False, root)
-        uploads += found[0] if found else []
-        ours, bare, memory = [], [], None
-        for i in range(repeats):
-            baseline = _bare(root, f"bare{i}")
-            try:
-                bare.append(baseline.started_s)
-                server = _serve(root, models_dir, f"warm{i}")
-                try:
-                    ours.append(server.started_s)
-                    if memory is None:
-                        memory = _memory(server, baseline, uploads)
-                finally:
-                    server.stop()
-            finally:
-                baseline.stop()
+        uploads, what = _uploads(root, quick)
+        ours, bare, memory = _warm_starts(root, models_dir, repeats, uploads)
         first = None
         if not quick:
             empty = root / "fresh-models"
             server = _serve(root, empty, "first")
             first = server.started_s
             server.stop()
+    return _start_figures(ours, bare, first, repeats) + _memory_figures(memory, what, uploads)
+
+
+def _uploads(root: Path, quick: bool) -> tuple[list[Path], str]:
+    """The files indexed for the ingest peak (abstracts.txt, then the real PDFs in a full
+    run) and what the abstracts are."""
+    texts, what = common.corpus(50 if quick else 300)
+    uploads = [root / "abstracts.txt"]
+    uploads[0].write_text("\n\n".join(t for _, t in texts), encoding="utf-8")
+    found = None if quick else common.pdf_files(False, root)
+    uploads += found[0] if found else []
+    return uploads, what
+
+
+def _warm_starts(
+    root: Path, models_dir: Path, repeats: int, uploads: list[Path]
+) -> tuple[list[float], list[float], dict | None]:
+    """Start times of our server and the bare app, `repeats` times each; the memory peaks
+    measured on the first pair."""
+    ours, bare, memory = [], [], None
+    for i in range(repeats):
+        baseline = _bare(root, f"bare{i}")
+        try:
+            bare.append(baseline.started_s)
+            server = _serve(root, models_dir, f"warm{i}")
+            try:
+                ours.append(server.started_s)
+                if memory is None:
+                    memory = _memory(server, baseline, uploads)
+            finally:
+                server.stop()
+        finally:
+            baseline.stop()
+    return ours, bare, memory
+
+
+def _start_figures(
+    ours: list[float], bare: list[float], first: float | None, repeats: int
+) -> list[Figure]:
     warm_note = (
         f"python -m webapp serve → page 200, converted model cached; median of {repeats}; "
         "baseline: a bare Gradio Blocks app (title, text box, echo) started the same way"
     )
-    figures = [
+    starts = [
         Figure(
             "warm_start_s",
             "s",
@@ -201,7 +223,7 @@ def figures(services, quick: bool) -> list[Figure]:
         )
     ]
     if first is not None:
-        figures.append(
+        starts.append(
             Figure(
                 "first_start_s",
                 "s",
@@ -211,29 +233,33 @@ def figures(services, quick: bool) -> list[Figure]:
                 "one run; baseline: the bare Gradio app's start",
             )
         )
-    if memory and memory["serving_mb"] is not None:
-        reset = "" if memory["resettable"] else " (peak could not be reset: includes start-up)"
-        figures += [
-            Figure(
-                "peak_rss_serving_mb",
-                "MB",
-                round(memory["serving_mb"], 1),
-                round(memory["bare_mb"], 1),
-                f"server peak RSS while answering one /chat question ({memory['sources']} "
-                f"sources, 64 new tokens){reset}; start-up peak "
-                f"{memory['startup_peak_mb']:.0f} MB; baseline: the bare Gradio app after "
-                "one request",
-            ),
-            Figure(
-                "peak_rss_ingest_mb",
-                "MB",
-                round(memory["ingest_mb"], 1),
-                round(memory["bare_mb"], 1),
-                f"server peak RSS while indexing abstracts.txt ({what})"
-                f"{''.join(', ' + p.name for p in uploads[1:])} through /upload "
-                f"({memory['chunks']} chunks), after one "
-                f"answer{reset}; the parse worker's own peak "
-                f"{memory['worker_mb']:.0f} MB; baseline: the bare Gradio app",
-            ),
-        ]
-    return figures
+    return starts
+
+
+def _memory_figures(memory: dict | None, what: str, uploads: list[Path]) -> list[Figure]:
+    if not memory or memory["serving_mb"] is None:
+        return []
+    reset = "" if memory["resettable"] else " (peak could not be reset: includes start-up)"
+    return [
+        Figure(
+            "peak_rss_serving_mb",
+            "MB",
+            round(memory["serving_mb"], 1),
+            round(memory["bare_mb"], 1),
+            f"server peak RSS while answering one /chat question ({memory['sources']} "
+            f"sources, 64 new tokens){reset}; start-up peak "
+            f"{memory['startup_peak_mb']:.0f} MB; baseline: the bare Gradio app after "
+            "one request",
+        ),
+        Figure(
+            "peak_rss_ingest_mb",
+            "MB",
+            round(memory["ingest_mb"], 1),
+            round(memory["bare_mb"], 1),
+            f"server peak RSS while indexing abstracts.txt ({what})"
+            f"{''.join(', ' + p.name for p in uploads[1:])} through /upload "
+            f"({memory['chunks']} chunks), after one "
+            f"answer{reset}; the parse worker's own peak "
+            f"{memory['worker_mb']:.0f} MB; baseline: the bare Gradio app",
+        ),
+    ]

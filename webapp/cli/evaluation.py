@@ -64,6 +64,7 @@ def _progress(args):
 
 def cmd_evals(services, args) -> int:
     from webapp.evaluation import runner
+    from webapp.evaluation.store import describe
 
     owner, store = args.owner, services.evals
     command = args.evals_command
@@ -91,7 +92,7 @@ def cmd_evals(services, args) -> int:
         if not runs:
             print("No evaluation runs yet. Run one with: webapp eval --data FILE")
         for r in runs:
-            print(f"{r['run_id']}  {runner.describe(r)}")
+            print(f"{r['run_id']}  {describe(r)}")
     return 0
 
 

@@ -11,6 +11,8 @@ Adapters: the base model stays loaded; LoRA adapters are added to one PEFT model
 loading) and prompt/prefix adapters wrap the same base. Which adapter is active is model
 state, so each generation holds a lock while it selects its adapter and runs: two sessions on
 different adapters never see each other's weights, even at the same moment.
+
+Where an answer ends (the Stop button, loops, a base model's stop texts): webapp.models.stops.
 """
 
 from __future__ import annotations
@@ -24,16 +26,9 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
-from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    StoppingCriteria,
-    StoppingCriteriaList,
-    TextIteratorStreamer,
-)
+from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStreamer
 
-from webapp.models import compute
-from webapp.text import sentences, varying_loop
+from webapp.models import compute, stops
 
 
 @dataclass(frozen=True)
@@ -54,77 +49,17 @@ class AdapterRef(Protocol):
     def path(self) -> object: ...
 
 
-class _StopOnEvent(StoppingCriteria):
-    def __init__(self, event: threading.Event):
-        self.event = event
-
-    def __call__(self, input_ids, scores, **kwargs) -> bool:
-        return self.event.is_set()
-
-
-class _StopOnLoop(StoppingCriteria):
-    """Ends an answer that has fallen into a loop ("B,B,B,B…", one sentence over and over):
-    its last tokens are one unit of at most MAX_PERIOD tokens repeated LOOP_REPEATS times or
-    more, over LOOP_TOKENS tokens at least. Only the answer's own tokens are looked at, so
-    quoting a source (what RAG answers do) is never penalised, unlike a repetition penalty
-    or no_repeat_ngram_size, which count the prompt's tokens too. The loop's repeats are cut
-    from the text afterwards (webapp.text.trim_loop)."""
-
-    def __init__(self, start: int):
-        self.start = start
-
-    def __call__(self, input_ids, scores, **kwargs) -> bool:
-        first = max(self.start, input_ids.shape[1] - MAX_PERIOD * LOOP_REPEATS)
-        return is_loop(input_ids[0, first:].tolist())
-
-
-MAX_PERIOD = 24
-LOOP_REPEATS = 4
-LOOP_TOKENS = 16
-CHECK_EVERY = 8  # tokens between two looks at the answer's sentences (_StopOnVaryingLoop)
-
-
-class _StopOnVaryingLoop(StoppingCriteria):
-    """Ends an answer whose sentences loop with a word changed each time ("The first is
-    Paris. The second is Paris. …", webapp.text.varying_loop), which no fixed token unit
-    catches; the text is trimmed to the loop's first sentence afterwards (trim_loop)."""
-
-    def __init__(self, tokenizer, start: int):
-        self.tokenizer, self.start, self.seen = tokenizer, start, 0
-
-    def __call__(self, input_ids, scores, **kwargs) -> bool:
-        if input_ids.shape[1] - self.seen < CHECK_EVERY:
-            return False
-        self.seen = input_ids.shape[1]
-        answer = self.tokenizer.decode(input_ids[0, self.start :], skip_special_tokens=True)
-        return varying_loop(sentences(answer)) is not None
-
-
-def is_loop(ids: list[int]) -> bool:
-    """Whether `ids` end in a unit repeated LOOP_REPEATS times, over LOOP_TOKENS or more."""
-    n = len(ids)
-    for period in range(1, MAX_PERIOD + 1):
-        span = max(period * LOOP_REPEATS, LOOP_TOKENS)
-        if span > n:
-            break
-        tail = ids[n - span :]
-        if all(tail[i] == tail[i - period] for i in range(period, span)):
-            return True
-    return False
-
-
 # A base model (no chat template of its own, such as gemma-3-270m) is prompted as a
 # completion: the system text, then each turn as "the user's text, Answer: the reply", the
 # prompt ending in "Answer:". prompts.rag_messages puts worked examples before the question
 # for such a model (`Generator.few_shot`), and its answer ends at a blank line or where it
-# starts a new question of its own (COMPLETION_STOPS).
+# starts a new question of its own (stops.COMPLETION_STOPS).
 COMPLETION_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}"
     "{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
     "{% elif m['role'] == 'user' %}{{ m['content'] }}\nAnswer:"
     "{% else %} {{ m['content'] }}\n\n{% endif %}{% endfor %}"
 )
-COMPLETION_STOPS = ("\n\n", "\nQuestion:", "\nAnswer:", "\nSources:", "\nEarlier question:")
 
 
 def load_tokenizer(path: str):
@@ -133,41 +68,6 @@ def load_tokenizer(path: str):
     if not tokenizer.chat_template:
         tokenizer.chat_template = COMPLETION_TEMPLATE
     return tokenizer
-
-
-def stop_at(text: str, stops: tuple[str, ...]) -> int | None:
-    """Where the answer in `text` ends at the first of `stops` (after its leading
-    whitespace, so an answer may begin on a new line); None while none is there."""
-    start = len(text) - len(text.lstrip())
-    found = [i for i in (text.find(s, start) for s in stops) if i >= 0]
-    return min(found) if found else None
-
-
-def held_back(text: str, stops: tuple[str, ...]) -> int:
-    """How many of the last characters of `text` might begin a stop and wait for more."""
-    return max((n for s in stops for n in range(1, len(s)) if text.endswith(s[:n])), default=0)
-
-
-class _StopOnText(StoppingCriteria):
-    """Ends an answer at a stop text (a base model's answer runs on into a new question).
-    It looks at the decoded answer, so drafted tokens (prompt lookup) that carry the stop
-    inside them end it too; the stream cuts the text there (`Generator._stream`)."""
-
-    def __init__(self, tokenizer, start: int, stops: tuple[str, ...]):
-        self.tokenizer, self.start, self.stops = tokenizer, start, stops
-
-    def __call__(self, input_ids, scores, **kwargs) -> bool:
-        text = self.tokenizer.decode(input_ids[0, self.start :], skip_special_tokens=True)
-        return stop_at(text, self.stops) is not None
-
-
-class _ServePending(StoppingCriteria):
-    """Called once per decode step on the compute thread: runs the model work queued
-    meanwhile (another user's question to embed), so it waits one step, not a whole answer."""
-
-    def __call__(self, input_ids, scores, **kwargs) -> bool:
-        compute.serve_pending()
-        return False
 
 
 class TokenBudget:
@@ -198,7 +98,7 @@ class Generator(TokenBudget):
         self.name = name
         # A base model is prompted as a completion, with worked examples (see load_tokenizer).
         self.few_shot = tokenizer.chat_template == COMPLETION_TEMPLATE
-        self.stops = COMPLETION_STOPS if self.few_shot else ()
+        self.stops = stops.COMPLETION_STOPS if self.few_shot else ()
         # A plain Lock, not an RLock: Gradio may resume a streaming generator on another
         # thread, and only a Lock may be released by a thread other than its acquirer.
         self._lock = threading.Lock()
@@ -355,19 +255,11 @@ class Generator(TokenBudget):
         inputs = self._encode(messages).to(self.model.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         start = inputs["input_ids"].shape[1]
-        criteria = [
-            _StopOnEvent(stop),
-            _StopOnLoop(start),
-            _StopOnVaryingLoop(self.tokenizer, start),
-            _ServePending(),
-        ]
-        if self.stops:
-            criteria.append(_StopOnText(self.tokenizer, start, self.stops))
         kwargs = dict(
             **inputs,
             streamer=streamer,
             max_new_tokens=options.max_new_tokens,
-            stopping_criteria=StoppingCriteriaList(criteria),
+            stopping_criteria=stops.criteria(self.tokenizer, start, stop, self.stops),
             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         )
         if options.temperature > 0:
@@ -389,33 +281,12 @@ class Generator(TokenBudget):
             raise RuntimeError("Generator.stream cannot be consumed on the compute thread")
         done = compute.submit(self._run, model, kwargs, errors)
         try:
-            yield from self._until_stop(streamer)
+            yield from stops.until_stop(streamer, self.stops)
         finally:
             stop.set()  # the consumer stopped early (Stop button, closed tab): end generation
             done.result()
         if errors:
             raise errors[0]
-
-    def _until_stop(self, pieces: Iterator[str]) -> Iterator[str]:
-        """The streamed pieces up to the first stop text (none: all of them). Text that may
-        be the beginning of a stop waits for the next piece."""
-        if not self.stops:
-            yield from (piece for piece in pieces if piece)
-            return
-        text, sent = "", 0
-        for piece in pieces:
-            text += piece
-            end = stop_at(text, self.stops)
-            if end is not None:
-                if end > sent:
-                    yield text[sent:end]
-                return
-            ready = len(text) - held_back(text, self.stops)
-            if ready > sent:
-                yield text[sent:ready]
-                sent = ready
-        if len(text) > sent:
-            yield text[sent:]
 
     @staticmethod
     def _run(model, kwargs: dict, errors: list[BaseException]) -> None:

@@ -15,7 +15,7 @@ import gradio as gr
 
 from webapp.adapters.config import TrainConfig
 from webapp.errors import WebappError
-from webapp.evaluation import builder, qasets, runner
+from webapp.evaluation import builder, qasets, runner, store
 from webapp.evaluation.qasets import QASet
 from webapp.ui.adapters.views import status_html, status_line
 from webapp.ui.api import plain_errors
@@ -39,7 +39,7 @@ POLL_S = 0.5
 
 # -- choices and the run shown ---------------------------------------------------------------
 def run_choices(services, owner: str) -> list[tuple[str, str]]:
-    return [(runner.describe(r), r["run_id"]) for r in services.evals.list(owner)]
+    return [(store.describe(r), r["run_id"]) for r in services.evals.list(owner)]
 
 
 def refresh(services, chosen_configs, owner: str) -> tuple:
