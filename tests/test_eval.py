@@ -12,11 +12,12 @@ import pytest
 from tests import files
 from tests.conftest import DEMO, DEMO_DOCS, OWNER, SHARED_DATA
 from tests.files import run_webapp, write_jsonl
+from webapp.adapters import question_builder
 from webapp.adapters.config import TrainConfig
 from webapp.chat.grounding import UNGROUNDED
 from webapp.chat.service import ChatOptions
 from webapp.errors import WebappError
-from webapp.evaluation import builder, qasets, runner, squad
+from webapp.evaluation import qasets, runner, squad
 from webapp.evaluation.runner import EvalCancelled, EvalConfig
 
 pytestmark = pytest.mark.slow
@@ -130,7 +131,7 @@ def test_an_adapter_trained_on_the_questions_is_measured_with_and_without_rag(de
 
 
 def test_questions_built_from_the_documents_are_answerable_and_split_by_document(demo):
-    items = builder.from_documents(demo.knowledge, OWNER, per_document=6)
+    items = question_builder.from_documents(demo.knowledge, OWNER, per_document=6)
     assert len(items) >= 6
     texts = {p.name: " ".join(p.read_text().split()) for p in DEMO_DOCS}
     for item in items:
@@ -253,7 +254,7 @@ def test_require_grounding_prefers_not_found_over_a_guess(demo):
 def test_model_written_questions_keep_only_answers_found_in_the_passage(demo):
     demo.settings.question_generator = "model"
     try:
-        items = builder.build(demo, OWNER, per_document=2)
+        items = demo.build_questions(OWNER, per_document=2)
     finally:
         demo.settings.question_generator = "extractive"
     texts = {p.name: " ".join(p.read_text().split()).lower() for p in DEMO_DOCS}

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from tests.files import write_csv, write_jsonl
+from webapp.adapters import question_builder
 from webapp.errors import DatasetError, InvalidOption
-from webapp.evaluation import builder, qasets
+from webapp.evaluation import qasets
 from webapp.evaluation.runner import EvalConfig
 
 
@@ -149,7 +150,7 @@ def test_saved_sets_are_per_owner_and_reload(tmp_path):
     ],
 )
 def test_extractive_questions(sentence, question, answer):
-    assert builder.question_from(sentence) == (question, answer)
+    assert question_builder.question_from(sentence) == (question, answer)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +163,7 @@ def test_extractive_questions(sentence, question, answer):
     ],
 )
 def test_sentences_that_make_no_good_question(sentence):
-    assert builder.question_from(sentence) is None
+    assert question_builder.question_from(sentence) is None
 
 
 def test_config_names_parse_both_ways():
@@ -187,13 +188,13 @@ def test_json_rows_roundtrip(tmp_path):
 
 
 def test_questions_are_built_from_chinese_sentences_too():
-    from webapp.evaluation import builder
+    from webapp.adapters import question_builder
 
     text = (
         "低秩适配（LoRA）于2021年由微软的研究人员提出。它只训练少量参数。"
         "埃菲尔铁塔于1889年3月31日完工。大约35%的用户选择了它。"
     )
-    made = [builder.question_from(s) for s in builder.sentences(text)]
+    made = [question_builder.question_from(s) for s in question_builder.sentences(text)]
     assert made == [
         ("低秩适配（LoRA）于哪一年由微软的研究人员提出？", "2021年"),
         None,  # its subject is in the sentence before

@@ -8,16 +8,16 @@ import re
 import pytest
 
 from tests.conftest import DEMO_DOCS, OWNER
-from webapp.adapters import reader
+from webapp.adapters import question_builder, reader
 from webapp.chat import prompts
 from webapp.errors import DatasetError
-from webapp.evaluation import builder, qasets
+from webapp.evaluation import qasets
 
 pytestmark = pytest.mark.slow
 
 
 def test_rows_hold_the_answering_passage_and_cite_it(demo):
-    items = builder.from_documents(demo.knowledge, OWNER)
+    items = question_builder.from_documents(demo.knowledge, OWNER)
     data = reader.build(demo, OWNER, items)
     assert data.kind == "reader"
     assert len(data.examples) >= len(items) // 2
@@ -35,7 +35,7 @@ def test_rows_hold_the_answering_passage_and_cite_it(demo):
 
 
 def test_rows_fit_the_training_length(demo):
-    items = builder.from_documents(demo.knowledge, OWNER)
+    items = question_builder.from_documents(demo.knowledge, OWNER)
     data = reader.build(demo, OWNER, items)
     tokenizer = demo.generator.tokenizer
     for example in data.examples:
@@ -44,7 +44,7 @@ def test_rows_fit_the_training_length(demo):
 
 
 def test_training_rows_come_only_from_the_training_split(demo):
-    items = qasets.split_by_document(builder.from_documents(demo.knowledge, OWNER))
+    items = qasets.split_by_document(question_builder.from_documents(demo.knowledge, OWNER))
     train = [i for i in items if i.split == "train"]
     test_questions = {i.question for i in items if i.split == "test"}
     data = reader.build(demo, OWNER, train)

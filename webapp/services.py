@@ -278,6 +278,22 @@ class Services:
         self.evals.save(owner, run)
         return run
 
+    def build_questions(
+        self,
+        owner: str,
+        per_document: int = 10,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> list:
+        """Questions from the owner's documents ("Build from my documents"), extractive or,
+        with WEBAPP_QUESTION_GENERATOR=model, written by the generator."""
+        from webapp.adapters import question_builder
+
+        if self.settings.question_generator == "model":
+            return question_builder.from_documents_with_model(
+                self.knowledge, owner, self.generator, per_document, progress
+            )
+        return question_builder.from_documents(self.knowledge, owner, per_document, progress)
+
     # -- owners ---------------------------------------------------------------------------------
     @part
     def users(self) -> UsersFile:

@@ -149,8 +149,7 @@ def balanced(items: list, limit: int, seed: int = 0) -> list:
 
 def build_rows(services, rows: int, abstracts: int | None = None, seed: int = 0, log=print):
     """The RAFT training set: (TrainingSet, recipe dict for metadata.json)."""
-    from webapp.adapters import reader
-    from webapp.evaluation import builder
+    from webapp.adapters import question_builder, reader
 
     with tempfile.TemporaryDirectory(prefix="webapp-reader-corpus-") as tmp:
         files = corpus_files(Path(tmp) / "docs", abstracts, seed)
@@ -165,7 +164,7 @@ def build_rows(services, rows: int, abstracts: int | None = None, seed: int = 0,
                 log(f"{path.name}: {result.message}")
             if n % 50 == 0:
                 log(f"indexed {n}/{len(files)} documents")
-        asked = builder.from_documents(corpus.knowledge, OWNER, per_document=4 * PER_FILE)
+        asked = question_builder.from_documents(corpus.knowledge, OWNER, per_document=4 * PER_FILE)
         log(f"{len(asked)} questions generated from {len(files)} documents")
         chosen = balanced(asked, int(rows * 1.15) + 10, seed)  # some find no gold chunk
         data = reader.build(

@@ -21,9 +21,9 @@ OWNER = "bench"
 
 def run(services, questions: int = 100, per_document: int = 4, epochs: int = 2, seed: int = 0):
     """Returns {"configs": [...summaries], "train_s", "tokens_per_s", "rows", ...}."""
-    from webapp.adapters import reader
+    from webapp.adapters import question_builder, reader
     from webapp.adapters.training import train
-    from webapp.evaluation import builder, runner, squad
+    from webapp.evaluation import runner, squad
 
     paragraphs = squad.load(XQUAD)
     files = sorted(p.file for p in paragraphs)
@@ -34,7 +34,7 @@ def run(services, questions: int = 100, per_document: int = 4, epochs: int = 2, 
         folder = Path(tmp) / "docs"
         for path in squad.write_documents(paragraphs, folder):
             bench.knowledge.ingest(OWNER, path, path.name)
-        asked = builder.from_documents(
+        asked = question_builder.from_documents(
             bench.knowledge, OWNER, per_document=per_document, files=train_files
         )
         data = reader.build(bench, OWNER, asked, name="xquad generated questions")

@@ -69,10 +69,9 @@ def _training_rows(services, args, config):
 
     owner = args.owner
     if args.reader:
-        from webapp.adapters import reader
-        from webapp.evaluation import builder
+        from webapp.adapters import question_builder, reader
 
-        questions = builder.from_documents(services.knowledge, owner)
+        questions = question_builder.from_documents(services.knowledge, owner)
         data = reader.build(services, owner, questions)
         return config.model_copy(update={"max_length": reader.MAX_LENGTH}), data
     if args.from_docs:

@@ -111,10 +111,10 @@ def _summary_table(configs: list[dict]) -> str:
 
 
 def cmd_qa(services, args) -> int:
-    from webapp.evaluation import builder, qasets
+    from webapp.evaluation import qasets
 
     owner = args.owner
-    items = builder.build(services, owner, per_document=args.per_doc)
+    items = services.build_questions(owner, per_document=args.per_doc)
     items = qasets.split_by_document(items, args.test_share)
     args.out.write_text(
         "".join(json.dumps(i.as_row(), ensure_ascii=False) + "\n" for i in items),

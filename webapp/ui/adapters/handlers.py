@@ -13,9 +13,8 @@ from pathlib import Path
 import gradio as gr
 import pydantic
 
-from webapp.adapters import datasets, reader
+from webapp.adapters import datasets, question_builder, reader
 from webapp.adapters.config import DEFAULT_LR, TrainConfig
-from webapp.evaluation import builder
 from webapp.ui.adapters.views import (
     FROM_DOCS,
     FROM_READER,
@@ -87,7 +86,7 @@ def training_data(services, source: str, path: str | None, owner: str):
     if source == FROM_DOCS:
         return datasets.from_documents(services.knowledge, owner)
     if source == FROM_READER:
-        questions = builder.from_documents(services.knowledge, owner)
+        questions = question_builder.from_documents(services.knowledge, owner)
         return reader.build(services, owner, questions, name="reader questions")
     if not path:
         raise gr.Error("Add a training file (.jsonl or .csv), or choose My documents.")

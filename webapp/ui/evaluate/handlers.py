@@ -15,7 +15,7 @@ import gradio as gr
 
 from webapp.adapters.config import TrainConfig
 from webapp.errors import WebappError
-from webapp.evaluation import builder, qasets, runner, store
+from webapp.evaluation import qasets, runner, store
 from webapp.evaluation.qasets import QASet
 from webapp.ui.adapters.views import status_html, status_line
 from webapp.ui.api import plain_errors
@@ -96,7 +96,7 @@ def uploaded(file):
 
 @plain_errors
 def built(services, owner: str, progress):
-    items = builder.build(services, owner, progress=lambda f, w: progress(f, desc=f"Reading {w}"))
+    items = services.build_questions(owner, progress=lambda f, w: progress(f, desc=f"Reading {w}"))
     items = qasets.split_by_document(items) if len({i.source for i in items}) > 1 else items
     gr.Info(f"Made {len(items)} questions. Check and edit them before saving.")
     return items_frame(items), "from-my-documents", set_summary(items)

@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from webapp.adapters.datasets import QAItem
 from webapp.errors import DatasetError
-from webapp.evaluation.qasets import QAItem
 from webapp.text import ZH_SENTENCE_END, has_cjk, is_chinese
 
 MONTHS = (
@@ -236,15 +236,6 @@ def _spread(found: list, limit: int) -> list:
         return found
     step = len(found) / limit
     return [found[int(i * step)] for i in range(limit)]
-
-
-def build(services, owner: str, per_document: int = 10, progress=None) -> list[QAItem]:
-    """Questions from the owner's documents, made as WEBAPP_QUESTION_GENERATOR says."""
-    if services.settings.question_generator == "model":
-        return from_documents_with_model(
-            services.knowledge, owner, services.generator, per_document, progress
-        )
-    return from_documents(services.knowledge, owner, per_document, progress)
 
 
 MODEL_PROMPT = (
