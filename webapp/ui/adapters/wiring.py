@@ -8,20 +8,16 @@ import gradio as gr
 from webapp.ui.adapters import handlers
 from webapp.ui.adapters.layout import AdaptersTab
 from webapp.ui.adapters.views import FROM_FILE
+from webapp.ui.api import signed_in
 from webapp.ui.events import PRIVATE, always_after
 from webapp.ui.identity import owner_of
-from webapp.users import NotSignedIn
 
 
 def wire(services, ui: AdaptersTab):
     """Connects the events; returns (refresh, inputs, outputs) for the page load."""
 
     def owner(request) -> str:
-        """The request's owner; a visitor not signed in (an expired session) reads why."""
-        try:
-            return owner_of(request, services.settings)
-        except NotSignedIn as exc:
-            raise gr.Error(str(exc)) from exc
+        return signed_in(request, services.settings)
 
     def refresh(current_model, request: gr.Request):
         # raw: the page load's when_signed_in skips the update for a visitor not signed in

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import gradio as gr
 
+from webapp.ui.api import signed_in
 from webapp.ui.evaluate import handlers
 from webapp.ui.evaluate.layout import EvaluateTab
 from webapp.ui.events import PRIVATE, always_after
 from webapp.ui.identity import owner_of
-from webapp.users import NotSignedIn
 
 
 def wire(services, ui: EvaluateTab):
     """Connects the events; returns (refresh, inputs, outputs) for the page load."""
 
     def owner(request) -> str:
-        """The request's owner; a visitor not signed in (an expired session) reads why."""
-        try:
-            return owner_of(request, services.settings)
-        except NotSignedIn as exc:
-            raise gr.Error(str(exc)) from exc
+        return signed_in(request, services.settings)
 
     def refresh(chosen_configs, request: gr.Request):
         # raw: the page load's when_signed_in skips the update for a visitor not signed in
