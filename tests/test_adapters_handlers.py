@@ -94,13 +94,14 @@ def test_wrong_settings_and_data_are_refused_in_plain_words_before_a_run(local, 
 
 def test_import_list_export_and_delete_an_adapter(local, tmp_path):
     table, picked, models = handlers.refresh(local, None, OWNER)
-    assert (table, picked["choices"], picked["value"]) == ([], [], None)
+    assert (table["data"], picked["choices"], picked["value"]) == ([], [], None)
+    assert table["headers"][:2] == ["Name", "Method"]
     assert (models["choices"], models["value"]) == ([BASE_CHOICE], BASE_MODEL)
     assert handlers.import_zip(local, None, None, OWNER) == (gr.skip(),) * 3
 
     archive = adapter_zip(tmp_path / "export", local.settings.llm_model)
     table, picked, models = handlers.import_zip(local, str(archive), BASE_MODEL, OWNER)
-    assert table == [
+    assert table["data"] == [
         ["harbor", "LoRA", "harbor.jsonl", 12, 3, 1.2346, "–", 812, "2025-03-14 09:26"]
     ]
     assert (picked["choices"], picked["value"]) == (["harbor"], "harbor")
@@ -129,7 +130,7 @@ def test_import_list_export_and_delete_an_adapter(local, tmp_path):
     assert none.value.message == "Choose an adapter to delete first."
 
     table, picked, models, hidden = handlers.remove(local, "harbor", "harbor", OWNER)
-    assert (table, picked["choices"], picked["value"]) == ([], [], None)
+    assert (table["data"], picked["choices"], picked["value"]) == ([], [], None)
     assert (models["choices"], models["value"]) == ([BASE_CHOICE], BASE_MODEL)  # pick gone
     assert (hidden["visible"], hidden["value"]) == (False, None)
     assert local.adapters.list(OWNER) == []

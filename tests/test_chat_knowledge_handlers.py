@@ -34,7 +34,8 @@ def uploaded(services, tmp_path):
 
 def test_an_upload_reports_each_file_in_plain_words_and_lists_the_good_one(services, uploaded):
     results, table, picker, notice, notice_row, files, warnings = uploaded
-    (bad_name, bad), (good_name, good) = results
+    (bad_name, bad), (good_name, good) = results["data"]
+    assert results["headers"] == ["File", "Result"]
     assert (bad_name, good_name) == ("minutes.docx", "tower.md")
     assert bad.startswith("failed: ")
     assert "not a Word document" in bad
@@ -43,21 +44,45 @@ def test_an_upload_reports_each_file_in_plain_words_and_lists_the_good_one(servi
     assert "1 of 2 file(s) could not be indexed; see Last upload." in warnings
     [doc] = services.knowledge.list_documents(OWNER)
     assert doc.file == "tower.md"
-    assert [row[0] for row in table] == ["tower.md"]
+    assert [row[0] for row in table["data"]] == ["tower.md"]
     assert picker["value"] == doc.id  # the new document is picked, ready to look at
     assert picker["choices"][0][1] == doc.id
     assert (notice, notice_row["visible"]) == ("", False)
     assert files is None  # the file box is emptied for the next upload
 
 
+def test_an_upload_from_a_chinese_page_reports_in_chinese(services, tmp_path):
+    """The same upload as above from a zh-CN browser: results, warning and headers in
+    Chinese (the domain's own reason for a failure stays English)."""
+    from tests.test_i18n import request
+    from webapp.ui.i18n import language
+
+    good = tmp_path / "tower.md"
+    good.write_text("# The Zorblax tower\nThe Zorblax tower is 412 meters tall.\n")
+    bad = tmp_path / "minutes.docx"
+    bad.write_text("Minutes of the meeting: nothing was decided.\n")
+    lang = language(request("zh-CN,zh;q=0.9,en;q=0.8"))
+    with pytest.warns(UserWarning) as warned:
+        results, table, *_ = knowledge.ingest(
+            services, [str(bad), str(good)], OWNER, no_progress, lang
+        )
+    assert results["headers"] == ["文件", "结果"]
+    (_, bad_result), (_, good_result) = results["data"]
+    assert bad_result.startswith("失败：")
+    assert "not a Word document" in bad_result
+    assert good_result == "已索引 1 个分块"
+    assert "2 个文件中有 1 个无法建立索引，详见“最近一次上传”。" in [str(w.message) for w in warned]
+    assert table["headers"] == ["文件", "页数", "分块数", "大小", "添加时间"]
+
+
 def test_the_list_shows_a_document_s_chunks_until_it_is_deleted(services, uploaded, capsys):
     _, _, picker, *_ = uploaded
     table, listed_picker, _, _ = knowledge.refresh(services, OWNER)
-    assert [row[0] for row in table] == ["tower.md"]
-    assert knowledge.refresh(services, "someone-else")[0] == []  # only the owner's
+    assert [row[0] for row in table["data"]] == ["tower.md"]
+    assert knowledge.refresh(services, "someone-else")[0]["data"] == []  # only the owner's
     chunks = knowledge.show_chunks(services, listed_picker["value"], OWNER)
     assert chunks["visible"] is True
-    [[number, where, _, text]] = chunks["value"]
+    [[number, where, _, text]] = chunks["value"]["data"]
     assert number == 1
     assert "412 meters" in text
     with pytest.raises(gr.Error) as elsewhere:  # another owner cannot look at it
@@ -66,7 +91,7 @@ def test_the_list_shows_a_document_s_chunks_until_it_is_deleted(services, upload
 
     table, picker, hidden = knowledge.remove(services, picker["value"], OWNER)
     assert "Deleted tower.md." in capsys.readouterr().out  # gr.Info, outside a page
-    assert (table, picker["choices"], picker["value"]) == ([], [], None)
+    assert (table["data"], picker["choices"], picker["value"]) == ([], [], None)
     assert hidden["visible"] is False
     assert services.knowledge.list_documents(OWNER) == []
     with pytest.raises(gr.Error, match="Choose a document to delete first."):

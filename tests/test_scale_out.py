@@ -472,7 +472,7 @@ def test_the_knowledge_tab_keeps_an_uploads_results_when_chroma_goes_down(make_s
     server = _chroma_server(tmp_path).start()
     services = make_services(chroma_url=server.url)
     with gr.Blocks() as demo:
-        refresh, _ = build_knowledge_tab(services)
+        refresh, *_ = build_knowledge_tab(services)
     ingest = _event_fn(demo, "ingest")
     faq, handbook = DEMO_DOCS
 
@@ -482,7 +482,8 @@ def test_the_knowledge_tab_keeps_an_uploads_results_when_chroma_goes_down(make_s
 
     try:
         with pytest.warns(UserWarning) as warned:
-            rows, *listing, files = ingest([str(faq), str(handbook)], None, progress)
+            results, *listing, files = ingest([str(faq), str(handbook)], None, progress)
+        rows = results["data"]
         assert rows[0][0] == faq.name
         assert rows[0][1].startswith("indexed")
         assert rows[1][0] == handbook.name
@@ -496,7 +497,7 @@ def test_the_knowledge_tab_keeps_an_uploads_results_when_chroma_goes_down(make_s
             assert all(update == gr.skip() for update in refresh(None))
         server.start()  # back, without a restart of the app
         table, picked, *_ = refresh(None)
-        assert [row[0] for row in table] == [faq.name]
+        assert [row[0] for row in table["data"]] == [faq.name]
         assert services.knowledge.interrupted(OWNER) == []  # the refusal was reported, once
     finally:
         server.stop()

@@ -1,5 +1,6 @@
 """The account corner of the page: who is signed in, sign-in/out, notices about where data
-lives, and "Delete all my data" (with a confirmation step)."""
+lives, and "Delete all my data" (with a confirmation step); what the events write is in
+the visitor's language (webapp.ui.i18n.language)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import gradio as gr
 from gradio.i18n import I18nData
 
 from webapp.errors import WebappError
-from webapp.ui.i18n import filled, i18n
+from webapp.ui.i18n import EN, filled, i18n, language, say
 from webapp.ui.identity import display_name, owner_of
 
 log = logging.getLogger(__name__)
@@ -46,15 +47,20 @@ def build_account_bar(services) -> tuple:
             )
 
     def fill(request: gr.Request):
-        name = display_name(request, settings)
-        if name is None or settings.auth == "anonymous":  # the notice already says it
-            return ""
-        text = f"Signed in as <b>{html.escape(name)}</b>"
-        if settings.auth == "password":
-            text += " · <a href='/logout'>Sign out</a>"
-        return text
+        return signed_in_line(settings, display_name(request, settings), language(request))
 
     return fill, [who]
+
+
+def signed_in_line(settings, name: str | None, lang: str = "en") -> str:
+    """The line "Signed in as NAME" (and Sign out in password mode); empty when nobody is
+    signed in, and in anonymous mode, whose notice says it already."""
+    if name is None or settings.auth == "anonymous":
+        return ""
+    text = say(lang, "signed_in_as", name=f"<b>{html.escape(name)}</b>")
+    if settings.auth == "password":
+        text += f" · <a href='/logout'>{say(lang, 'sign_out')}</a>"
+    return text
 
 
 def build_delete_all(services, after) -> gr.Button:
@@ -75,15 +81,15 @@ def build_delete_all(services, after) -> gr.Button:
     keep.click(lambda: hide, None, [ask, confirm, keep], api_visibility="private")
 
     def delete_all(request: gr.Request):
+        lang = language(request)
         try:
             removed = services.delete_owner(owner_of(request, settings))
         except WebappError as exc:
             raise gr.Error(str(exc)) from exc
         except Exception as exc:
             log.exception("delete all data failed")
-            raise gr.Error("Deleting your data failed; please try again.") from exc
-        done = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in removed.items())
-        return (*hide, f"Deleted: {done}.")
+            raise gr.Error(say(lang, "delete_all_failed")) from exc
+        return (*hide, deleted_line(removed, lang))
 
     event = confirm.click(
         delete_all,
@@ -96,3 +102,14 @@ def build_delete_all(services, after) -> gr.Button:
     for fn, inputs, outputs in after:  # lists on the other tabs show the empty state
         event = event.then(fn, inputs, outputs, api_visibility="private")
     return confirm
+
+
+def deleted_line(removed: dict[str, int], lang: str = "en") -> str:
+    """What "Delete all my data" removed, e.g. "Deleted: 2 documents, 1 adapters."."""
+    parts = [
+        say(lang, f"removed_{what}", n=n)
+        if f"removed_{what}" in EN
+        else f"{n} {what.replace('_', ' ')}"
+        for what, n in removed.items()
+    ]
+    return say(lang, "deleted_all", done=say(lang, "list_separator").join(parts))

@@ -16,7 +16,9 @@ import gradio as gr
 
 from webapp.chat.service import ChatOptions
 from webapp.errors import WebappError
-from webapp.ui.identity import owner_of
+from webapp.ui.i18n import language, say
+from webapp.ui.identity import NOT_SIGNED_IN, owner_of
+from webapp.users import NotSignedIn
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,14 @@ def plain_errors(fn):
 
 @plain_errors
 def signed_in(request: gr.Request | None, settings) -> str:
-    """The request's owner; a caller not signed in (an expired session) reads why."""
-    return owner_of(request, settings)
+    """The request's owner; a caller not signed in (an expired session) reads why, in the
+    page's language."""
+    try:
+        return owner_of(request, settings)
+    except NotSignedIn as exc:
+        if settings.auth not in NOT_SIGNED_IN:
+            raise
+        raise gr.Error(say(language(request), NOT_SIGNED_IN[settings.auth])) from exc
 
 
 def build_api(services) -> None:

@@ -71,14 +71,16 @@ def build_app(services) -> gr.Blocks:
             with gr.Tab(i18n("tab_chat"), id="chat") as chat_tab:
                 chat_model, scope_refresh = build_chat_tab(services)
             with gr.Tab(i18n("tab_knowledge"), id="knowledge"):
-                refresh, targets = build_knowledge_tab(services)
+                refresh, targets, blank_uploads = build_knowledge_tab(services)
             with gr.Tab(i18n("tab_adapters"), id="adapters"):
                 # The tab refreshes the chat's model selector after training, delete, import.
                 adapters_refresh, adapters_inputs, adapters_targets = build_adapters_tab(
                     services, chat_model
                 )
             with gr.Tab(i18n("tab_evaluate"), id="evaluate") as evaluate_tab:
-                eval_refresh, eval_inputs, eval_targets = build_evaluate_tab(services, chat_model)
+                eval_refresh, eval_inputs, eval_targets, blank_results = build_evaluate_tab(
+                    services, chat_model
+                )
         scope_fn, scope_inputs, scope_outputs = scope_refresh
         scope = (when_signed_in(scope_fn, 2), scope_inputs, scope_outputs)
         refreshes = [
@@ -97,6 +99,8 @@ def build_app(services) -> gr.Blocks:
         chat_tab.select(*scope, api_visibility="private")  # documents added meanwhile
         build_api(services)
         demo.load(account_fill, None, account_targets, api_visibility="private")
+        for fn, outputs in (blank_uploads, blank_results):  # empty tables' headers
+            demo.load(fn, None, outputs, api_visibility="private", queue=False)
         for fn, inputs, outputs in refreshes:
             demo.load(fn, inputs, outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=services.settings.queue_max)

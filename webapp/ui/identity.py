@@ -17,11 +17,14 @@ from http.cookies import SimpleCookie
 import gradio as gr
 
 from webapp.config import Settings
+from webapp.ui.i18n import say
 from webapp.users import PREFIX, NotSignedIn, Workspaces
 
 COOKIE = "docchat_workspace"
 # Probes and crawlers' files: no workspace is made or kept alive for them.
 UNTRACKED = frozenset({"/health", "/robots.txt", "/favicon.ico"})
+# Why a visitor is not signed in, by sign-in mode: the key of its words (webapp.ui.i18n).
+NOT_SIGNED_IN = {"password": "sign_in_first", "hf": "sign_in_hf", "anonymous": "cookies_blocked"}
 
 
 def owner_of(request: gr.Request | None, settings: Settings) -> str:
@@ -31,17 +34,17 @@ def owner_of(request: gr.Request | None, settings: Settings) -> str:
         case "password":
             name = getattr(request, "username", None) if request else None
             if not name:
-                raise NotSignedIn("Please sign in first.")
+                raise NotSignedIn(say("en", NOT_SIGNED_IN["password"]))
             return PREFIX["password"] + name
         case "hf":
             name = hf_username(request)
             if not name:
-                raise NotSignedIn("Sign in with Hugging Face (top right) to use DocChat.")
+                raise NotSignedIn(say("en", NOT_SIGNED_IN["hf"]))
             return PREFIX["hf"] + name
         case "anonymous":
             token = _cookies(request).get(COOKIE)
             if not Workspaces.well_formed(token):  # (WorkspaceCookie checked its signature)
-                raise NotSignedIn("This browser blocks cookies, which hold your private workspace.")
+                raise NotSignedIn(say("en", NOT_SIGNED_IN["anonymous"]))
             return Workspaces.owner(token)
     raise NotSignedIn("Unknown sign-in mode.")
 

@@ -11,6 +11,7 @@ import html
 import re
 
 from webapp.retrieval.retriever import Source
+from webapp.ui.i18n import say
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
@@ -31,13 +32,13 @@ def safe_answer(text: str) -> str:
 PASSAGE_CHARS = 900
 
 
-def sources_markdown(sources: list[Source], evidence: dict | None = None) -> str:
+def sources_markdown(sources: list[Source], evidence: dict | None = None, lang: str = "en") -> str:
     """The numbered passages; `evidence` {source index: spans} is highlighted in them."""
     parts = []
     for n, s in enumerate(sources, start=1):
         where = escape_markdown(s.where)
         shown = passage_markdown(s, (evidence or {}).get(n - 1))
-        parts.append(f"**[{n}] {where}** · {why_picked(s)}\n\n> {shown}")
+        parts.append(f"**[{n}] {where}** · {why_picked(s, lang)}\n\n> {shown}")
     return "\n\n".join(parts)
 
 
@@ -109,7 +110,7 @@ def _bold(text: str) -> str:
     return f"{before}**{escape_markdown(' '.join(inner.split()))}**{after}"
 
 
-def why_picked(source: Source) -> str:
+def why_picked(source: Source, lang: str = "en") -> str:
     """Why a passage was chosen, in plain words and in the order the search worked: its
     meaning (dense) score, its keyword (BM25) score and share of the question's words, each
     with its place in that list, where fusing the two lists put it, and the reranker's
@@ -117,17 +118,17 @@ def why_picked(source: Source) -> str:
     question's words) · fused #1"."""
     r = source.retrieval
     if not r:
-        return f"score {source.score:.2f}"
-    parts = [f"meaning {r['dense']:.2f}" + _place(r.get("dense_rank"))]
+        return say(lang, "why_score", score=f"{source.score:.2f}")
+    parts = [say(lang, "why_meaning", score=f"{r['dense']:.2f}") + _place(r.get("dense_rank"))]
     if r.get("keyword_rank"):
-        parts.append(
-            f"keywords BM25 {r['keyword']:.1f} "
-            f"(#{r['keyword_rank']}, {r['match']:.0%} of the question's words)"
-        )
+        share = f"{r['match']:.0%}"
+        keyword = f"{r['keyword']:.1f}"
+        parts.append(say(lang, "why_keywords", score=keyword, rank=r["keyword_rank"], share=share))
     if r.get("mode", "hybrid") == "hybrid" and r.get("fused_rank"):
-        parts.append(f"fused #{r['fused_rank']}")  # a single list's own rank says it already
+        # a single list's own rank says it already
+        parts.append(say(lang, "why_fused", rank=r["fused_rank"]))
     if "rerank" in r:
-        parts.append(f"reranker {r['rerank']:.2f}")
+        parts.append(say(lang, "why_reranker", score=f"{r['rerank']:.2f}"))
     return " · ".join(parts)
 
 
@@ -146,3 +147,10 @@ def human_bytes(n: int) -> str:
 
 def short_date(iso: str) -> str:
     return iso.replace("T", " ")[:16]
+
+
+def table(lang: str, columns: list[str], rows: list[list]) -> dict:
+    """A Dataframe's value with its column headers in `lang` (`columns`: their keys in
+    webapp.ui.i18n). Gradio's page translates no headers, and a value's own headers win
+    over the component's, so each handler sends them with the rows."""
+    return {"headers": [say(lang, key) for key in columns], "data": rows}

@@ -7,8 +7,15 @@ from dataclasses import dataclass
 import gradio as gr
 
 from webapp.adapters.config import DEFAULT_LR, TrainConfig
-from webapp.ui.adapters.views import FROM_DOCS, FROM_FILE, FROM_READER, METHODS, loss_frame
-from webapp.ui.i18n import i18n
+from webapp.ui.adapters.views import (
+    ADAPTER_COLUMNS,
+    FROM_DOCS,
+    FROM_FILE,
+    FROM_READER,
+    METHODS,
+    loss_frame,
+)
+from webapp.ui.i18n import i18n, say
 
 SOURCES = [
     (i18n("data_from_file"), FROM_FILE),
@@ -17,17 +24,8 @@ SOURCES = [
 ]
 TARGETS = [(i18n("target_attention"), "attention"), (i18n("target_all_linear"), "all-linear")]
 DEFAULTS = {name: field.default for name, field in TrainConfig.model_fields.items()}
-ADAPTER_HEADERS = [
-    "Name",
-    "Method",
-    "Data",
-    "Rows",
-    "Epochs",
-    "Final loss",
-    "Val loss",
-    "Tokens/s",
-    "Finished",
-]
+# The headers until the page load's refresh fills the table (in the visitor's language).
+ADAPTER_HEADERS = [say("en", key) for key in ADAPTER_COLUMNS]
 FIELD_COMPONENTS = {  # TrainConfig field -> the AdaptersTab field of the component that sets it
     "name": "name",
     "method": "method",

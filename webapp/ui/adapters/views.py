@@ -1,5 +1,6 @@
 """What the Adapters tab shows: the status line and its progress bar, the loss curve, the
-table of adapters, plain messages for wrong settings, and a fresh folder for an export."""
+table of adapters, plain messages for wrong settings, and a fresh folder for an export;
+words in the visitor's language `lang` (webapp.ui.i18n)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pydantic
 
-from webapp.ui.i18n import EN
-from webapp.ui.render import short_date
+from webapp.ui.i18n import say
+from webapp.ui.render import short_date, table
 
 EXPORT_PREFIX = "docchat-export-"
 EXPORT_MAX_AGE_S = 3600
 FROM_FILE, FROM_DOCS, FROM_READER = "A file", "My documents", "Reader for my documents"
 METHODS = ["lora", "prompt", "prefix"]  # labelled i18n("method_<method>")
-METHOD_NAMES = {method: EN[f"method_{method}"] for method in METHODS}  # the table's: English
 FIELDS = [  # the TrainConfig fields the form sets, labelled i18n("train_<field>")
     "name",
     "method",
@@ -33,48 +33,61 @@ FIELDS = [  # the TrainConfig fields the form sets, labelled i18n("train_<field>
     "virtual_tokens",
     "validation_fraction",
 ]
-LABELS = {field: EN[f"train_{field}"] for field in FIELDS}  # for error messages: English
+ADAPTER_COLUMNS = [
+    "col_name",
+    "col_method",
+    "col_data",
+    "col_rows",
+    "col_epochs",
+    "col_final_loss",
+    "col_val_loss",
+    "col_tokens_per_s",
+    "col_finished",
+]
 
 
 # -- training configuration --------------------------------------------------------------------
-def settings_message(exc: pydantic.ValidationError) -> str:
+def settings_message(exc: pydantic.ValidationError, lang: str = "en") -> str:
     """The form's validation errors in plain words, each after its field's label."""
     parts = []
     for error in exc.errors():
-        field = LABELS.get(str(error["loc"][0]), str(error["loc"][0])) if error["loc"] else ""
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{field}: {message[:1].lower()}{message[1:]}")
-    return "Please check the settings. " + "; ".join(parts) + "."
+        field = str(error["loc"][0]) if error["loc"] else ""
+        label = say(lang, f"train_{field}") if field in FIELDS else field
+        message = error["msg"].removeprefix("Value error, ")  # pydantic's, or the config's
+        parts.append(f"{label}: {message[:1].lower()}{message[1:]}")
+    return say(lang, "check_settings", problems="; ".join(parts))
 
 
 # -- what the progress display shows -------------------------------------------------------
-def status_line(job, ahead: int) -> str:
+def status_line(job, ahead: int, lang: str = "en") -> str:
     s = job.status
     if s.state == "queued":
-        return f"Waiting: {ahead} training run(s) ahead of this one." if ahead else "Starting…"
+        return say(lang, "training_waiting", ahead=ahead) if ahead else say(lang, "starting")
     if s.state == "starting":
-        return "Loading a copy of the base model…"
+        return say(lang, "training_loading")
     if s.state == "saving":
-        return "Saving the adapter…"
-    parts = [f"step {s.step}/{s.total_steps}", f"epoch {s.epoch}/{s.epochs}"]
+        return say(lang, "training_saving")
+    parts = [
+        say(lang, "training_step", step=s.step, total=s.total_steps),
+        say(lang, "training_epoch", epoch=s.epoch, epochs=s.epochs),
+    ]
     if s.train_loss:
-        parts.append(f"loss {s.train_loss[-1][1]:.3f}")
+        parts.append(say(lang, "training_loss", loss=f"{s.train_loss[-1][1]:.3f}"))
     if s.eta_s is not None:
-        parts.append(f"about {round(s.eta_s)} s left")
+        parts.append(say(lang, "training_eta", seconds=round(s.eta_s)))
     return " · ".join(parts)
 
 
-def outcome(job) -> tuple[str, str]:
-    """('done' | 'cancelled' | 'failed', plain words) for a finished job."""
+def outcome(job, lang: str = "en") -> tuple[str, str]:
+    """('done' | 'cancelled' | 'failed', plain words) for a finished job; how a run failed
+    is the domain's message."""
     if job.metadata is not None:
         loss = job.metadata.get("final_train_loss")
-        tail = f" Final loss {loss:.3f}." if loss is not None else ""
-        return "done", (
-            f"Done: adapter “{job.config.name}” is ready; pick it in the Chat tab.{tail}"
-        )
+        tail = say(lang, "training_final_loss", loss=f"{loss:.3f}") if loss is not None else ""
+        return "done", say(lang, "training_done", name=job.config.name) + tail
     state = job.status.state if job.status.state == "cancelled" else "failed"
-    default = "Training was cancelled." if state == "cancelled" else "Training failed."
-    return state, f"{state.capitalize()}: {job.status.message or default}"
+    why = job.status.message or say(lang, f"training_{state}")
+    return state, say(lang, f"outcome_{state}", why=why)
 
 
 def status_html(text: str, fraction: float | None, state: str = "running") -> str:
@@ -108,13 +121,14 @@ def dash(value, digits: int | None = None):
     return round(value, digits) if digits else round(value)
 
 
-def adapter_rows(infos) -> list[list]:
+def adapter_table(infos, lang: str = "en") -> dict:
     rows = []
     for s in (info.summary() for info in infos):
+        method = say(lang, f"method_{s['method']}") if s["method"] in METHODS else s["method"]
         rows.append(
             [
                 s["name"],
-                METHOD_NAMES.get(s["method"], s["method"]),
+                method,
                 dash(s["dataset"]),
                 dash(s["rows"]),
                 dash(s["epochs"]),
@@ -124,7 +138,7 @@ def adapter_rows(infos) -> list[list]:
                 short_date(s["finished"]) if s["finished"] else "–",
             ]
         )
-    return rows
+    return table(lang, ADAPTER_COLUMNS, rows)
 
 
 def fresh_export_dir() -> Path:

@@ -1,5 +1,6 @@
-"""The Adapters tab's events: each resolves the owner from the request
-(webapp.ui.identity.owner_of) and calls its handler in webapp.ui.adapters.handlers."""
+"""The Adapters tab's events: each resolves the owner (webapp.ui.identity.owner_of) and the
+language (webapp.ui.i18n.language) from the request and calls its handler in
+webapp.ui.adapters.handlers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from webapp.ui.adapters.layout import AdaptersTab
 from webapp.ui.adapters.views import FROM_FILE
 from webapp.ui.api import signed_in
 from webapp.ui.events import PRIVATE, always_after
+from webapp.ui.i18n import language
 from webapp.ui.identity import owner_of
 
 
@@ -21,7 +23,8 @@ def wire(services, ui: AdaptersTab):
 
     def refresh(current_model, request: gr.Request):
         # raw: the page load's when_signed_in skips the update for a visitor not signed in
-        return handlers.refresh(services, current_model, owner_of(request, services.settings))
+        who = owner_of(request, services.settings)
+        return handlers.refresh(services, current_model, who, language(request))
 
     wire_form(ui)
     wire_training(services, ui, owner)
@@ -52,11 +55,12 @@ def wire_training(services, ui: AdaptersTab, owner) -> None:
         who = owner(request)
         form = {field: values[c] for field, c in ui.fields.items()}
         source, path, current_model = values[ui.source], values[ui.file], values[ui.chat_model]
-        for update in handlers.train(services, form, source, path, current_model, who):
+        lang = language(request)
+        for update in handlers.train(services, form, source, path, current_model, who, lang):
             yield ui.keyed(update)
 
     def cancel(current_job, request: gr.Request):
-        return handlers.cancel(services, current_job, owner(request))
+        return handlers.cancel(services, current_job, owner(request), language(request))
 
     train_inputs = {*ui.fields.values(), ui.source, ui.file, ui.chat_model}
     train_outputs = [ui.job_id, ui.train, ui.cancel, ui.status, ui.plot, *ui.listing]
@@ -87,13 +91,15 @@ def wire_training(services, ui: AdaptersTab, owner) -> None:
 
 def wire_adapters(services, ui: AdaptersTab, owner) -> None:
     def remove(name, current_model, request: gr.Request):
-        return handlers.remove(services, name, current_model, owner(request))
+        who, lang = owner(request), language(request)
+        return handlers.remove(services, name, current_model, who, lang)
 
     def export(name, request: gr.Request):
-        return handlers.export(services, name, owner(request))
+        return handlers.export(services, name, owner(request), language(request))
 
     def import_zip(path, current_model, request: gr.Request):
-        return handlers.import_zip(services, path, current_model, owner(request))
+        who, lang = owner(request), language(request)
+        return handlers.import_zip(services, path, current_model, who, lang)
 
     listing = ui.listing
     ui.delete.click(remove, [ui.picked, ui.chat_model], [*listing, ui.download], **PRIVATE)

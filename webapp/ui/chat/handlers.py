@@ -1,6 +1,8 @@
-"""What the Chat tab's events do, as plain functions of (services, inputs..., owner).
+"""What the Chat tab's events do, as plain functions of (services, inputs..., owner), in
+the visitor's language `lang` (webapp.ui.i18n.language).
 
-The owner is resolved by the caller (webapp.ui.chat.wiring, from the request). `respond`
+The owner and the language are resolved by the caller (webapp.ui.chat.wiring, from the
+request). `respond`
 is a generator: it yields the values of (question, chatbot, turns, send, stop) as the
 answer streams in. Domain errors reach the page as their plain message (`plain_errors`);
 anything else is logged and reads as a plain "try again"."""
@@ -15,10 +17,10 @@ from webapp.chat.service import ChatOptions
 from webapp.errors import WebappError
 from webapp.ui.api import plain_errors
 from webapp.ui.chat.views import adapter_of, answer_messages, scope_updates
+from webapp.ui.i18n import say
 from webapp.ui.render import safe_answer
 
 log = logging.getLogger(__name__)
-RETRY = "Something went wrong while answering. Please try again."
 
 
 def chat_options(rag, temp, max_tokens, k, choice, docs, kinds) -> ChatOptions:
@@ -35,7 +37,9 @@ def chat_options(rag, temp, max_tokens, k, choice, docs, kinds) -> ChatOptions:
 
 
 @plain_errors
-def respond(services, message: str, shown, history, options: ChatOptions, owner: str):
+def respond(
+    services, message: str, shown, history, options: ChatOptions, owner: str, lang: str = "en"
+):
     """The question shown at once (the box emptied, Stop instead of Send), then the answer
     as it grows, with its sources; the turns remember the plain text."""
     services.chat_limit.check(owner)
@@ -49,12 +53,12 @@ def respond(services, message: str, shown, history, options: ChatOptions, owner:
                 {"role": "user", "content": message},
                 {"role": "assistant", "content": answer.answer},
             ]
-            yield gr.skip(), shown + answer_messages(answer), turns_now, gr.skip(), gr.skip()
+            yield gr.skip(), shown + answer_messages(answer, lang), turns_now, gr.skip(), gr.skip()
     except WebappError:
         raise  # its plain message (plain_errors)
     except Exception as exc:
         log.exception("chat failed")
-        raise gr.Error(RETRY) from exc
+        raise gr.Error(say(lang, "chat_retry")) from exc
 
 
 def scope_choices(services, picked_docs, picked_kinds, owner: str) -> tuple:

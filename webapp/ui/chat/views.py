@@ -1,5 +1,6 @@
 """What the Chat tab shows: an answer as chat messages (the text, then its sources folded
-underneath), and the choices of the model selector and of the search-scope pickers."""
+underneath, the lines around it in the visitor's language `lang`), and the choices of the
+model selector and of the search-scope pickers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import gradio as gr
 
 from webapp.chat.service import Answer
 from webapp.knowledge.formats import FORMATS
-from webapp.ui.i18n import EN, i18n
+from webapp.ui.i18n import EN, i18n, say
 from webapp.ui.render import evidence_line, safe_answer, short_date, sources_markdown
 
 # A format's own label (PDF, Word...), or its translation where i18n has "kind_<kind>" ("Text").
@@ -46,39 +47,36 @@ def scope_updates(docs, picked_docs, picked_kinds) -> tuple:
 
 
 # -- answers -------------------------------------------------------------------------------------
-def answer_messages(answer: Answer) -> list[dict]:
-    messages = [{"role": "assistant", "content": answer_text(answer)}]
+def answer_messages(answer: Answer, lang: str = "en") -> list[dict]:
+    messages = [{"role": "assistant", "content": answer_text(answer, lang)}]
     if answer.sources:
-        messages.append(sources_message(answer))
+        messages.append(sources_message(answer, lang))
     return messages
 
 
-def answer_text(answer: Answer) -> str:
+def answer_text(answer: Answer, lang: str = "en") -> str:
     """The answer, its evidence once done, and small lines on who wrote it and how sure."""
     text = safe_answer(answer.answer) if answer.answer else "…"
     if answer.done and (quote := evidence_line(answer.sources, answer.evidence)):
-        text += f"\n\n<small>Evidence {quote}</small>"
+        text += f"\n\n<small>{say(lang, 'answer_evidence', quote=quote)}</small>"
     if answer.adapter:  # a small line under the answer: which adapter wrote it
-        name = html.escape(answer.adapter)
-        text += f"\n\n<small>Answered by adapter <code>{name}</code></small>"
+        name = f"<code>{html.escape(answer.adapter)}</code>"
+        text += f"\n\n<small>{say(lang, 'answered_by_adapter', name=name)}</small>"
     elif answer.reader and answer.done:
-        text += "\n\n<small>Answered by the built-in reader</small>"
+        text += f"\n\n<small>{say(lang, 'answered_by_reader')}</small>"
     if answer.grounded is False:
-        text += (
-            "\n\n<small>⚠ Not found in the cited passages: check the sources before "
-            "relying on this answer.</small>"
-        )
+        text += f"\n\n<small>{say(lang, 'answer_ungrounded')}</small>"
     return text
 
 
-def sources_message(answer: Answer) -> dict:
+def sources_message(answer: Answer, lang: str = "en") -> dict:
     files = ", ".join(dict.fromkeys(s.file for s in answer.sources))
     n = len(answer.sources)
     return {
         "role": "assistant",
-        "content": sources_markdown(answer.sources, answer.evidence),
+        "content": sources_markdown(answer.sources, answer.evidence, lang),
         "metadata": {
-            "title": f"Sources ({n}): {files}"[:160],
+            "title": say(lang, "sources_title", n=n, files=files)[:160],
             "status": "done",  # folded: the title lists the files, a click shows passages
         },
     }

@@ -1,5 +1,6 @@
-"""The Chat tab's events: each resolves the owner from the request
-(webapp.ui.identity.owner_of) and calls its handler in webapp.ui.chat.handlers."""
+"""The Chat tab's events: each resolves the owner (webapp.ui.identity.owner_of) and the
+language (webapp.ui.i18n.language) from the request and calls its handler in
+webapp.ui.chat.handlers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from webapp.ui.api import signed_in
 from webapp.ui.chat import handlers
 from webapp.ui.chat.layout import ChatTab
 from webapp.ui.events import PRIVATE, always_after
+from webapp.ui.i18n import language
 from webapp.ui.identity import owner_of
 
 
@@ -38,7 +40,8 @@ def wire_questions(services, ui: ChatTab) -> None:
             return
         options = handlers.chat_options(rag, temp, max_tokens, k, choice, docs, kinds)
         owner = signed_in(request, services.settings)
-        yield from handlers.respond(services, message, shown, history, options, owner)
+        lang = language(request)
+        yield from handlers.respond(services, message, shown, history, options, owner, lang)
 
     outputs = [ui.question, ui.chatbot, ui.turns, ui.send, ui.stop]
     common = dict(concurrency_id="model", concurrency_limit=1, **PRIVATE)

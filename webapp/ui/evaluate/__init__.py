@@ -21,5 +21,6 @@ from webapp.ui.evaluate import layout, wiring
 
 
 def build_evaluate_tab(services, chat_model: gr.Dropdown):
-    """Builds the tab; returns (refresh, inputs, outputs) for the page load."""
+    """Builds the tab; returns (refresh, inputs, outputs) for the page load, and the
+    (function, outputs) that shows its empty results tables in the visitor's language."""
     return wiring.wire(services, layout.build(chat_model))

@@ -1,6 +1,8 @@
-"""What the Evaluate tab's events do, as plain functions of (services, inputs..., owner).
+"""What the Evaluate tab's events do, as plain functions of (services, inputs..., owner),
+in the visitor's language `lang` (webapp.ui.i18n.language).
 
-The owner is resolved by the caller (webapp.ui.evaluate.wiring, from the request). A
+The owner and the language are resolved by the caller (webapp.ui.evaluate.wiring, from the
+request). A
 handler returns the values of its outputs, or {name: value} keyed by the names of
 `layout.EvaluateTab`'s fields; the generators yield such dicts while a job runs. Domain
 errors reach the page as their plain message (`plain_errors`)."""
@@ -21,18 +23,22 @@ from webapp.ui.adapters.views import status_html, status_line
 from webapp.ui.api import plain_errors
 from webapp.ui.chat.views import model_selector_update
 from webapp.ui.evaluate.views import (
+    RESULT_COLUMNS,
+    blank_drilldown,
     chart,
-    comparison_rows,
+    comparison_table,
     config_choices,
     drilldown_frame,
     export_files,
     items_frame,
     items_from_frame,
     question_detail,
-    results_rows,
+    results_table,
     set_summary,
     valid_configs,
 )
+from webapp.ui.i18n import say
+from webapp.ui.render import table
 
 POLL_S = 0.5
 
@@ -57,14 +63,19 @@ def refresh(services, chosen_configs, owner: str) -> tuple:
     )
 
 
-def shown_run(services, run: dict, owner: str) -> dict:
+def blank_results(lang: str = "en") -> tuple:
+    """The empty scores table and drill-down, their headers in the visitor's language."""
+    return table(lang, RESULT_COLUMNS, []), blank_drilldown(lang)
+
+
+def shown_run(services, run: dict, owner: str, lang: str = "en") -> dict:
     csv_path, json_path = export_files(run)
     choices = run_choices(services, owner)
     return {
         "current": run,
-        "results": results_rows(run),
-        "plot": gr.update(value=chart(run), visible=True),
-        "drill": drilldown_frame(run),
+        "results": results_table(run, lang),
+        "plot": gr.update(value=chart(run, lang), visible=True),
+        "drill": drilldown_frame(run, lang),
         "detail": "",
         "csv_btn": gr.update(value=csv_path, visible=True),
         "json_btn": gr.update(value=json_path, visible=True),
@@ -84,62 +95,65 @@ def unused_name(services, owner: str, base: str) -> str:
 
 # -- question sets: each returns (table, set name, summary) or the saved-set dropdown ------
 @plain_errors
-def uploaded(file):
+def uploaded(file, lang: str = "en"):
     if not file:
         return gr.skip(), gr.skip(), gr.skip()
     path = Path(file if isinstance(file, str) else file.name)
     qaset = qasets.load_file(path, path.name)
-    gr.Info(f"Loaded {len(qaset.items)} questions; review them, then save or run.")
+    gr.Info(say(lang, "questions_loaded", n=len(qaset.items)))
     name = qasets.safe_set_name(qaset.name)
-    return items_frame(qaset.items), name, set_summary(qaset.items)
+    return items_frame(qaset.items), name, set_summary(qaset.items, lang)
 
 
 @plain_errors
-def built(services, owner: str, progress):
-    items = services.build_questions(owner, progress=lambda f, w: progress(f, desc=f"Reading {w}"))
+def built(services, owner: str, progress, lang: str = "en"):
+    def reading(fraction, what):
+        progress(fraction, desc=say(lang, "reading_document", what=what))
+
+    items = services.build_questions(owner, progress=reading)
     items = qasets.split_by_document(items) if len({i.source for i in items}) > 1 else items
-    gr.Info(f"Made {len(items)} questions. Check and edit them before saving.")
-    return items_frame(items), "from-my-documents", set_summary(items)
+    gr.Info(say(lang, "questions_made", n=len(items)))
+    return items_frame(items), "from-my-documents", set_summary(items, lang)
 
 
-def split_table(frame):
-    items = qasets.split_by_document(items_from_frame(frame))
-    return items_frame(items), set_summary(items)
+def split_table(frame, lang: str = "en"):
+    items = qasets.split_by_document(items_from_frame(frame, lang))
+    return items_frame(items), set_summary(items, lang)
 
 
 @plain_errors
-def saved_set(services, name, frame, owner: str):
-    items = items_from_frame(frame)
+def saved_set(services, name, frame, owner: str, lang: str = "en"):
+    items = items_from_frame(frame, lang)
     services.qasets.save(owner, QASet(str(name or "").strip(), items))
-    gr.Info(f"Saved question set “{name}”.")
+    gr.Info(say(lang, "set_saved", name=name))
     return gr.update(choices=services.qasets.list(owner), value=name)
 
 
 @plain_errors
-def picked_set(services, name, owner: str):
+def picked_set(services, name, owner: str, lang: str = "en"):
     if not name:
         return gr.skip(), gr.skip(), gr.skip()
     qaset = services.qasets.load(owner, name)
-    return items_frame(qaset.items), name, set_summary(qaset.items)
+    return items_frame(qaset.items), name, set_summary(qaset.items, lang)
 
 
 @plain_errors
-def removed_set(services, name, owner: str):
+def removed_set(services, name, owner: str, lang: str = "en"):
     if not name:
-        raise gr.Error("Choose a saved set to delete first.")
+        raise gr.Error(say(lang, "choose_set_to_delete"))
     services.qasets.delete(owner, name)
-    gr.Info(f"Deleted question set “{name}”.")
+    gr.Info(say(lang, "set_deleted", name=name))
     return gr.update(choices=services.qasets.list(owner), value=None)
 
 
 # -- running ---------------------------------------------------------------------------------
 @plain_errors
-def start(services, frame, name, chosen, which, owner: str):
+def start(services, frame, name, chosen, which, owner: str, lang: str = "en"):
     """The evaluation of the table's `which` split, submitted as a background job."""
     if not chosen:
-        raise gr.Error("Choose at least one configuration to evaluate.")
+        raise gr.Error(say(lang, "choose_configuration"))
     configs = [runner.EvalConfig.parse(c) for c in chosen]
-    items = QASet(name or "table", items_from_frame(frame)).only(which)
+    items = QASet(name or "table", items_from_frame(frame, lang)).only(which)
 
     def work(progress, cancel_event):
         return services.evaluate(
@@ -155,15 +169,16 @@ def start(services, frame, name, chosen, which, owner: str):
     return services.eval_jobs.submit(owner, work)
 
 
-def evaluate(services, frame, name, chosen, which, owner: str):
-    """Starts the run, then its progress while it runs, then its results."""
-    job = start(services, frame, name, chosen, which, owner)
+def evaluate(services, frame, name, chosen, which, owner: str, lang: str = "en"):
+    """Starts the run, then its progress while it runs (the domain's words), then its
+    results."""
+    job = start(services, frame, name, chosen, which, owner, lang)
     yield {
         "job_id": job.id,
         "run_btn": gr.update(visible=False),
         "test_btn": gr.update(interactive=False),
         "cancel": gr.update(visible=True, interactive=True),
-        "status": status_html("Starting…", 0.0),
+        "status": status_html(say(lang, "starting"), 0.0),
     }
     while not job.finished:
         yield {"status": status_html(job.message, job.fraction)}
@@ -179,71 +194,75 @@ def evaluate(services, frame, name, chosen, which, owner: str):
         yield {**done, "status": status_html(job.message, None, job.state)}
         return
     run = job.result
-    status = status_html(done_message(run), 1.0, "done")
-    yield {**done, "status": status, **shown_run(services, run, owner)}
+    status = status_html(done_message(run, lang), 1.0, "done")
+    yield {**done, "status": status, **shown_run(services, run, owner, lang)}
 
 
-def done_message(run: dict) -> str:
+def done_message(run: dict, lang: str = "en") -> str:
     best = max(run["configs"], key=lambda c: c["contains"])
-    return (
-        f"Done: {run['questions']} questions in {run['seconds']:.0f} s. Most answers "
-        f"containing the gold answer: {best['label']} ({best['contains']:.0%})."
+    seconds, share = f"{run['seconds']:.0f}", f"{best['contains']:.0%}"
+    return say(
+        lang, "eval_done", n=run["questions"], seconds=seconds, best=best["label"], share=share
     )
 
 
-def evaluate_test(services, frame, name, chosen, owner: str):
+def evaluate_test(services, frame, name, chosen, owner: str, lang: str = "en"):
     yield {"split": "test"}
-    yield from evaluate(services, frame, name, chosen, "test", owner)
+    yield from evaluate(services, frame, name, chosen, "test", owner, lang)
 
 
-def stop(services, current_job, owner: str):
+def stop(services, current_job, owner: str, lang: str = "en"):
     if current_job:
         with contextlib.suppress(WebappError):
             services.eval_jobs.cancel(owner, current_job)
-        gr.Info("Stopping after the current question…")
+        gr.Info(say(lang, "stopping_evaluation"))
     return gr.update(interactive=False)
 
 
 # -- training an adapter on the training split -------------------------------------------------
 @plain_errors
-def submit_training(services, frame, name, owner: str):
+def submit_training(services, frame, name, owner: str, lang: str = "en"):
     """(config, training set, job) of an adapter trained on the table's training split."""
-    items = QASet(name or "questions", items_from_frame(frame))
+    items = QASet(name or "questions", items_from_frame(frame, lang))
     data = qasets.training_set(items.only("train"), f"{name or 'questions'} (train split)")
     config = TrainConfig(name=unused_name(services, owner, f"{name or 'questions'}-adapter"))
     return config, data, services.training.submit(owner, config, data)
 
 
-def train_split(services, frame, name, chosen, current_model, owner: str):
-    config, data, job = submit_training(services, frame, name, owner)
+def train_split(services, frame, name, chosen, current_model, owner: str, lang: str = "en"):
+    config, data, job = submit_training(services, frame, name, owner, lang)
     yield {
         "train_btn": gr.update(interactive=False),
-        "status": status_html(f"Training adapter “{config.name}”…", 0.0),
+        "status": status_html(say(lang, "training_adapter", name=config.name), 0.0),
     }
     while not job.finished:
-        line = status_line(job, services.training.position(job))
-        yield {"status": status_html(f"Training “{config.name}”: {line}", job.status.fraction)}
+        line = status_line(job, services.training.position(job), lang)
+        text = say(lang, "training_named", name=config.name, line=line)
+        yield {"status": status_html(text, job.status.fraction)}
         time.sleep(POLL_S)
     names = services.chat_models(owner)
     if job.metadata is None:
-        message = job.status.message or "Training failed."
+        message = job.status.message or say(lang, "training_failed")
         yield {
             "train_btn": gr.update(interactive=True),
             "status": status_html(message, None, "failed"),
         }
         return
-    yield trained(config, len(data.examples), chosen, current_model, names)
+    yield trained(config, len(data.examples), chosen, current_model, names, lang)
 
 
-def trained(config: TrainConfig, examples: int, chosen, current_model, names: list[str]) -> dict:
+def trained(
+    config: TrainConfig, examples: int, chosen, current_model, names: list[str], lang: str = "en"
+) -> dict:
     """The new adapter selected for evaluation (where it can be) and in the chat's selector."""
     picked = [*(chosen or []), f"adapter:{config.name}", f"adapter:{config.name}+rag"]
     valid = valid_configs(names)
     picked = [c for c in picked if c in valid]
-    text = f"Adapter “{config.name}” trained on {examples} questions. " + (
-        "It is selected below; evaluate it on the test split."
+    text = say(lang, "split_adapter_trained", name=config.name, n=examples) + say(
+        lang,
+        "split_adapter_selected"
         if config.name in names  # with a model server, only once that server serves it
-        else "Export it and serve it from the model server to evaluate it."
+        else "split_adapter_export",
     )
     gr.Info(text)
     return {
@@ -256,19 +275,19 @@ def trained(config: TrainConfig, examples: int, chosen, current_model, names: li
 
 # -- saved runs --------------------------------------------------------------------------------
 @plain_errors
-def load_run(services, run_id, owner: str) -> dict:
+def load_run(services, run_id, owner: str, lang: str = "en") -> dict:
     if not run_id:
         return {}
-    return shown_run(services, services.evals.load(owner, run_id), owner)
+    return shown_run(services, services.evals.load(owner, run_id), owner, lang)
 
 
 @plain_errors
-def compared(services, other_id, run, owner: str):
+def compared(services, other_id, run, owner: str, lang: str = "en"):
     if not other_id or not run:
         return gr.update(visible=False)
     rows = runner.compare(services.evals.load(owner, other_id), run)
-    return gr.update(value=comparison_rows(rows), visible=True)
+    return gr.update(value=comparison_table(rows, lang), visible=True)
 
 
-def selected(run, row: int) -> str:
-    return question_detail(run, row) if run else ""
+def selected(run, row: int, lang: str = "en") -> str:
+    return question_detail(run, row, lang) if run else ""

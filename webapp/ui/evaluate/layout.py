@@ -5,23 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
-import pandas as pd
 
-from webapp.evaluation import runner
 from webapp.evaluation.qasets import COLUMNS
-from webapp.ui.evaluate.views import config_choices, items_frame
-from webapp.ui.i18n import i18n
+from webapp.ui.evaluate.views import (
+    COMPARE_COLUMNS,
+    RESULT_COLUMNS,
+    blank_drilldown,
+    config_choices,
+    items_frame,
+)
+from webapp.ui.i18n import i18n, say
 
 SPLITS = [(i18n(f"split_{split}"), split) for split in ("all", "test", "train")]
 IDLE = "<div class='train-status idle'><p>" + i18n("eval_idle") + "</p></div>"
-RESULT_HEADERS = [
-    "Configuration",
-    "Questions",
-    *[label for _, label in runner.METRICS],
-    "Latency (s)",
-    "Tokens/s",
-]
-COMPARE_HEADERS = ["Configuration", "Metric", "Other run", "This run", "Change"]
+# The headers until the page load (or a run shown) fills the tables in the visitor's language.
+RESULT_HEADERS = [say("en", key) for key in RESULT_COLUMNS]
+COMPARE_HEADERS = [say("en", key) for key in COMPARE_COLUMNS]
 
 
 @dataclass
@@ -199,7 +198,7 @@ def result_views() -> dict:
         elem_id="eval-compare",
     )
     drill = gr.Dataframe(
-        value=pd.DataFrame(columns=["#", "Question", "Gold answer"]),
+        value=blank_drilldown("en"),
         interactive=False,
         wrap=True,
         max_height=420,

@@ -1,5 +1,6 @@
-"""The Evaluate tab's events: each resolves the owner from the request
-(webapp.ui.identity.owner_of) and calls its handler in webapp.ui.evaluate.handlers."""
+"""The Evaluate tab's events: each resolves the owner (webapp.ui.identity.owner_of) and the
+language (webapp.ui.i18n.language) from the request and calls its handler in
+webapp.ui.evaluate.handlers."""
 
 from __future__ import annotations
 
@@ -9,43 +10,56 @@ from webapp.ui.api import signed_in
 from webapp.ui.evaluate import handlers
 from webapp.ui.evaluate.layout import EvaluateTab
 from webapp.ui.events import PRIVATE, always_after
+from webapp.ui.i18n import language
 from webapp.ui.identity import owner_of
 
 
 def wire(services, ui: EvaluateTab):
-    """Connects the events; returns (refresh, inputs, outputs) for the page load."""
+    """Connects the events; returns (refresh, inputs, outputs) for the page load, and the
+    (function, outputs) that shows the empty results tables in the visitor's language."""
 
     def owner(request) -> str:
         return signed_in(request, services.settings)
 
     def refresh(chosen_configs, request: gr.Request):
         # raw: the page load's when_signed_in skips the update for a visitor not signed in
-        return handlers.refresh(services, chosen_configs, owner_of(request, services.settings))
+        who = owner_of(request, services.settings)
+        return handlers.refresh(services, chosen_configs, who)
+
+    def blank_results(request: gr.Request):
+        return handlers.blank_results(language(request))
 
     wire_question_sets(services, ui, owner)
     wire_runs(services, ui, owner)
     wire_training(services, ui, owner)
     wire_saved_runs(services, ui, owner)
-    return refresh, [ui.configs], [ui.saved, ui.configs, ui.runs, ui.compare_with]
+    refreshed = [ui.saved, ui.configs, ui.runs, ui.compare_with]
+    return refresh, [ui.configs], refreshed, (blank_results, [ui.results, ui.drill])
 
 
 def wire_question_sets(services, ui: EvaluateTab, owner) -> None:
+    def uploaded(file, request: gr.Request):
+        return handlers.uploaded(file, language(request))
+
     def built(request: gr.Request, progress=gr.Progress()):
-        return handlers.built(services, owner(request), progress)
+        return handlers.built(services, owner(request), progress, language(request))
+
+    def split_table(frame, request: gr.Request):
+        return handlers.split_table(frame, language(request))
 
     def saved_set(name, frame, request: gr.Request):
-        return handlers.saved_set(services, name, frame, owner(request))
+        return handlers.saved_set(services, name, frame, owner(request), language(request))
 
     def picked_set(name, request: gr.Request):
-        return handlers.picked_set(services, name, owner(request))
+        return handlers.picked_set(services, name, owner(request), language(request))
 
     def removed_set(name, request: gr.Request):
-        return handlers.removed_set(services, name, owner(request))
+        return handlers.removed_set(services, name, owner(request), language(request))
 
     loaded = [ui.table, ui.set_name, ui.summary]
-    ui.upload.upload(handlers.uploaded, [ui.upload], loaded, **PRIVATE)
+    ui.upload.upload(uploaded, [ui.upload], loaded, **PRIVATE)
     ui.build.click(built, None, loaded, show_progress_on=[ui.table], **PRIVATE)
-    ui.split_btn.click(handlers.split_table, [ui.table], [ui.table, ui.summary], **PRIVATE)
+    ui.split_btn.click(split_table, [ui.table], [ui.table, ui.summary], **PRIVATE)
     ui.save.click(saved_set, [ui.set_name, ui.table], [ui.saved], **PRIVATE)
     ui.saved.input(picked_set, [ui.saved], loaded, **PRIVATE)
     ui.delete_set.click(removed_set, [ui.saved], [ui.saved], **PRIVATE)
@@ -53,15 +67,17 @@ def wire_question_sets(services, ui: EvaluateTab, owner) -> None:
 
 def wire_runs(services, ui: EvaluateTab, owner) -> None:
     def evaluate(frame, name, chosen, which, request: gr.Request):
-        for update in handlers.evaluate(services, frame, name, chosen, which, owner(request)):
+        who, lang = owner(request), language(request)
+        for update in handlers.evaluate(services, frame, name, chosen, which, who, lang):
             yield ui.keyed(update)
 
     def evaluate_test(frame, name, chosen, request: gr.Request):
-        for update in handlers.evaluate_test(services, frame, name, chosen, owner(request)):
+        who, lang = owner(request), language(request)
+        for update in handlers.evaluate_test(services, frame, name, chosen, who, lang):
             yield ui.keyed(update)
 
     def stop(current_job, request: gr.Request):
-        return handlers.stop(services, current_job, owner(request))
+        return handlers.stop(services, current_job, owner(request), language(request))
 
     run_outputs = [ui.job_id, ui.run_btn, ui.test_btn, ui.cancel, ui.status, ui.split, *ui.shown]
     options = dict(
@@ -96,8 +112,8 @@ def wire_runs(services, ui: EvaluateTab, owner) -> None:
 
 def wire_training(services, ui: EvaluateTab, owner) -> None:
     def train_split(frame, name, chosen, current_model, request: gr.Request):
-        who = owner(request)
-        for update in handlers.train_split(services, frame, name, chosen, current_model, who):
+        who, lang = owner(request), language(request)
+        for update in handlers.train_split(services, frame, name, chosen, current_model, who, lang):
             yield ui.keyed(update)
 
     training = ui.train_btn.click(
@@ -115,13 +131,14 @@ def wire_training(services, ui: EvaluateTab, owner) -> None:
 
 def wire_saved_runs(services, ui: EvaluateTab, owner) -> None:
     def load_run(run_id, request: gr.Request):
-        return ui.keyed(handlers.load_run(services, run_id, owner(request)))
+        shown = handlers.load_run(services, run_id, owner(request), language(request))
+        return ui.keyed(shown)
 
     def compared(other_id, run, request: gr.Request):
-        return handlers.compared(services, other_id, run, owner(request))
+        return handlers.compared(services, other_id, run, owner(request), language(request))
 
-    def selected(run, evt: gr.SelectData):
-        return handlers.selected(run, evt.index[0])
+    def selected(run, evt: gr.SelectData, request: gr.Request):
+        return handlers.selected(run, evt.index[0], language(request))
 
     ui.runs.input(load_run, [ui.runs], ui.shown, **PRIVATE)
     ui.compare_with.input(compared, [ui.compare_with, ui.current], [ui.comparison], **PRIVATE)

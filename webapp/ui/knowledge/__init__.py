@@ -11,5 +11,6 @@ from webapp.ui.knowledge import layout, wiring
 
 
 def build_knowledge_tab(services) -> tuple:
-    """Builds the tab; returns the (function, outputs) that refreshes the document list."""
+    """Builds the tab; returns the (function, outputs) that refreshes the document list, and
+    the (function, outputs) that shows its empty tables in the visitor's language."""
     return wiring.wire(services, layout.build(services.settings))

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from webapp.ui.i18n import filled, i18n
+from webapp.ui.i18n import filled, i18n, say
+from webapp.ui.knowledge.views import CHUNK_COLUMNS, DOC_COLUMNS, RESULT_COLUMNS
 
-DOC_HEADERS = ["File", "Pages", "Chunks", "Size", "Added"]
-RESULT_HEADERS = ["File", "Result"]
-CHUNK_HEADERS = ["#", "Where", "Characters", "Text"]
+# The headers before the first event fills a table (in the visitor's language from then on).
+DOC_HEADERS = [say("en", key) for key in DOC_COLUMNS]
+RESULT_HEADERS = [say("en", key) for key in RESULT_COLUMNS]
+CHUNK_HEADERS = [say("en", key) for key in CHUNK_COLUMNS]
 
 
 @dataclass
