@@ -1,6 +1,7 @@
 """The page in the visitor's language: Chromium set to Simplified Chinese gets the tabs,
-labels, buttons and help texts in Chinese; any other browser gets the English page as it
-always was (Gradio's gr.I18n picks the language from the browser's locale)."""
+labels, buttons and help texts in Chinese, and what the server writes (an upload's results,
+the tables' headers) too; any other browser gets the English page as it always was (Gradio's
+gr.I18n picks the language from the browser's locale, the server from the page's cookie)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import re
 import pytest
 
 from tests import test_browser
-from tests.test_browser import assert_offline, expect, open_tab, screenshot
+from tests.test_browser import ANSWER_TIMEOUT, assert_offline, expect, open_tab, screenshot, upload
 from webapp.config import Settings
-from webapp.ui.i18n import EN, ZH_CN
+from webapp.ui.i18n import EN, LANG_COOKIE, ZH_CN
 
 chromium = test_browser.chromium
 KEY = re.compile(r'translation_metadata\\", \\"key\\": \\"(\w+)\\"')  # as the page gets it
@@ -42,6 +43,21 @@ def assert_no_untranslated_keys(page) -> None:
     assert "__i18n__" not in page.locator("body").inner_text()
 
 
+def page_language_cookie(page) -> str | None:
+    """What assets/language.html keeps for the server (webapp.ui.i18n.language)."""
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    return cookies.get(LANG_COOKIE)
+
+
+def upload_one(page, folder, name: str):
+    """Uploads a one-chunk text file of its own content (the app indexes a content once);
+    returns the Last upload row that reports it."""
+    path = folder / name
+    path.write_text(f"The Zorblax tower ({name}) is 412 meters tall.\n", encoding="utf-8")
+    upload(page, path)
+    return page.locator("#upload-results [role=row]").filter(has_text=name)
+
+
 def test_every_text_the_page_shows_has_both_languages(make_services):
     from webapp.ui.app import build_app
 
@@ -57,7 +73,7 @@ def test_every_text_the_page_shows_has_both_languages(make_services):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_a_chinese_browser_gets_the_page_in_chinese(page_in):
+def test_a_chinese_browser_gets_the_page_in_chinese(page_in, tmp_path):
     page = page_in("zh-CN")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     for key in ("tab_chat", "tab_knowledge", "tab_adapters", "tab_evaluate"):
@@ -79,6 +95,12 @@ def test_a_chinese_browser_gets_the_page_in_chinese(page_in):
     expect(page.locator("#upload")).to_contain_text(ZH_CN["add_documents"])
     expect(page.get_by_text(ZH_CN["upload_hint"].format(mb=max_upload_mb()))).to_be_visible()
     expect(page.locator("#delete")).to_have_text(ZH_CN["delete_button"])
+    # What the server writes: the tables' headers from the page load on, an upload's result.
+    assert page_language_cookie(page) == "zh-CN"
+    expect(page.locator("#upload-results")).to_contain_text(ZH_CN["col_result"])
+    row = upload_one(page, tmp_path, "zorblax-zh.txt")
+    expect(row).to_contain_text(ZH_CN["result_indexed_1"], timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#documents")).to_contain_text(ZH_CN["col_chunks"])
     assert_no_untranslated_keys(page)
 
     open_tab(page, ZH_CN["tab_adapters"])
@@ -114,6 +136,8 @@ def test_any_other_browser_gets_the_page_in_english(page_in, locale):
     open_tab(page, "Knowledge base")
     hint = f"CSV or JSON · up to {max_upload_mb()} MB per file. Files are indexed as soon as"
     expect(page.get_by_text(hint)).to_be_visible()
+    expect(page.locator("#upload-results")).to_contain_text("Result")
+    assert page_language_cookie(page) != "zh-CN"
     open_tab(page, "Adapters")
     expect(page.locator("#data-source")).to_contain_text("My documents")
     expect(page.locator("#train")).to_have_text("Train")
@@ -126,8 +150,9 @@ def test_any_other_browser_gets_the_page_in_english(page_in, locale):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_the_language_is_switched_in_the_settings_without_a_chinese_browser(page_in):
+def test_the_language_is_switched_in_the_settings_without_a_chinese_browser(page_in, tmp_path):
     page = page_in("en-US")
+    assert page_language_cookie(page) == "en"
     page.locator("footer").get_by_text("Settings").click()
     language = page.get_by_label("Language")
     language.click()
@@ -145,4 +170,8 @@ def test_the_language_is_switched_in_the_settings_without_a_chinese_browser(page
     assert_no_untranslated_keys(page)
     open_tab(page, ZH_CN["tab_knowledge"])
     expect(page.locator("#upload")).to_contain_text(ZH_CN["add_documents"])
+    # The server follows from the next action on, though the browser still asks for English.
+    assert page_language_cookie(page) == "zh-CN"
+    row = upload_one(page, tmp_path, "zorblax-switched.txt")
+    expect(row).to_contain_text(ZH_CN["result_indexed_1"], timeout=ANSWER_TIMEOUT)
     screenshot(page, "browser-language-switched.png")
