@@ -220,7 +220,7 @@ def test_delete_all_my_data_leaves_other_users_alone(make_services):
             assert services.knowledge.ingest(owner, path, path.name).ok
         services.qasets.save(owner, QASet("set", [QAItem("q?", "a")]))
         services.evals.save(owner, {"run_id": "20260101-000000-abcdef", "configs": []})
-    removed = services.delete_owner("alice")
+    removed = services.accounts.delete("alice")
     assert removed == {"documents": 2, "adapters": 0, "evaluations": 1, "question_sets": 1}
     assert services.knowledge.list_documents("alice") == []
     assert services.evals.list("alice") == []

@@ -14,7 +14,7 @@ def cmd_eval(services, args) -> int:
     configs = runner.EvalConfig.parse_list(args.configs)
     qaset = qasets.load_file(args.data)
     items = qaset.only(args.split)[: args.limit] if args.limit else qaset.only(args.split)
-    run = services.evaluate(
+    run = services.evaluation.run(
         owner, items, configs, qaset=qaset.name, split=args.split, progress=_progress(args)
     )
     if args.json:
@@ -114,7 +114,7 @@ def cmd_qa(services, args) -> int:
     from webapp.evaluation import qasets
 
     owner = args.owner
-    items = services.build_questions(owner, per_document=args.per_doc)
+    items = services.questions.build(owner, per_document=args.per_doc)
     items = qasets.split_by_document(items, args.test_share)
     args.out.write_text(
         "".join(json.dumps(i.as_row(), ensure_ascii=False) + "\n" for i in items),

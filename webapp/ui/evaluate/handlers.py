@@ -96,7 +96,7 @@ def uploaded(file):
 
 @plain_errors
 def built(services, owner: str, progress):
-    items = services.build_questions(owner, progress=lambda f, w: progress(f, desc=f"Reading {w}"))
+    items = services.questions.build(owner, progress=lambda f, w: progress(f, desc=f"Reading {w}"))
     items = qasets.split_by_document(items) if len({i.source for i in items}) > 1 else items
     gr.Info(f"Made {len(items)} questions. Check and edit them before saving.")
     return items_frame(items), "from-my-documents", set_summary(items)
@@ -142,7 +142,7 @@ def start(services, frame, name, chosen, which, owner: str):
     items = QASet(name or "table", items_from_frame(frame)).only(which)
 
     def work(progress, cancel_event):
-        return services.evaluate(
+        return services.evaluation.run(
             owner,
             items,
             configs,
