@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 
 def cmd_eval(services, args) -> int:
@@ -29,9 +30,14 @@ def cmd_eval(services, args) -> int:
 def cmd_eval_retrieval(services, args) -> int:
     from webapp.evaluation import retrieval
 
+    def open_scratch(folder: Path) -> retrieval.Scratch:
+        scratch = services.scratch(folder)
+        return retrieval.Scratch(scratch.knowledge, scratch.retrievers)
+
     modes = list(retrieval.MODES) if args.mode == "all" else [args.mode]
     results = retrieval.evaluate_modes(
-        services,
+        open_scratch,
+        services.settings.embed_model,
         args.dir,
         top_k=args.top_k,
         modes=modes,
