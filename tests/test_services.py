@@ -8,6 +8,7 @@ from tests.concepts import ConceptEmbedding
 from webapp.services import Services
 
 
+@pytest.mark.slow
 def test_a_ready_made_embedder_serves_the_documents_without_loading_the_generator(
     settings, shared_services, tmp_path
 ):
