@@ -18,7 +18,6 @@ from webapp.models.stops import COMPLETION_STOPS, until_stop
 from webapp.services import Services
 from webapp.text import has_cjk
 
-pytestmark = pytest.mark.slow
 OWNER = "local"
 REACTOR = (
     "The Zorblatt reactor at Kelvin Station was commissioned in 2041. It was designed by the "
@@ -41,6 +40,7 @@ def gemma(shared_services, model_cache, tmp_path_factory):
     return services
 
 
+@pytest.mark.slow
 def test_a_base_model_is_prompted_as_a_completion_with_examples_in_english(gemma):
     generator = gemma.generator
     assert generator is not gemma._models_from.generator  # not the default model
@@ -56,6 +56,7 @@ def test_a_base_model_is_prompted_as_a_completion_with_examples_in_english(gemma
     assert len(chinese) == 2  # no examples: they leaked into Chinese answers
 
 
+@pytest.mark.slow
 def test_a_made_up_fact_is_answered_with_its_span_and_citation(gemma):
     snapshots = []
     for final in gemma.chat.stream(
@@ -73,6 +74,7 @@ def test_a_made_up_fact_is_answered_with_its_span_and_citation(gemma):
     assert final.model == BUNDLED_GEMMA
 
 
+@pytest.mark.slow
 def test_a_chinese_question_is_answered_in_chinese(gemma):
     answer = gemma.chat.ask(OWNER, "泽布拉特反应堆的发电量是多少？", [], ChatOptions(top_k=3))
     assert "740" in answer.answer

@@ -24,6 +24,7 @@ from webapp.knowledge.chunking import SOURCE_CHARS, max_chunk_chars
 MB = 1024 * 1024
 
 
+@pytest.mark.slow
 def test_a_word_file_of_many_parts_that_together_unpack_to_hundreds_of_mb_is_refused(
     kb, tmp_path, before
 ):
@@ -34,6 +35,7 @@ def test_a_word_file_of_many_parts_that_together_unpack_to_hundreds_of_mb_is_ref
     assert_refused_and_nothing_lost(kb, tmp_path, before, many, "zip bombs")
 
 
+@pytest.mark.slow
 def test_text_is_counted_over_all_the_parts_of_a_file(make_services, tmp_path):
     kb = make_services(max_text_mb=0.5).knowledge
     # Five parts of 200 KB: each part and the whole archive pass the ZIP checks.
@@ -54,11 +56,13 @@ def test_text_is_counted_over_all_the_parts_of_a_file(make_services, tmp_path):
     assert sorted(d.file for d in kb.list_documents(OWNER)) == ["ok.docx"]
 
 
+@pytest.mark.slow
 def test_a_table_of_two_million_rows_is_refused_quickly_in_plain_words(kb, tmp_path, before):
     table = files.write_csv_of_rows(tmp_path / "rows.csv", 2_000_000)
     assert_refused_and_nothing_lost(kb, tmp_path, before, table, "MB of text")
 
 
+@pytest.mark.slow
 def test_a_line_without_spaces_becomes_chunks_of_bounded_size(kb, tmp_path):
     line = files.write_one_line_markdown(tmp_path / "line.md", 0.25)
     [result] = ingest(kb, line)
@@ -77,6 +81,7 @@ def test_a_line_without_spaces_becomes_chunks_of_bounded_size(kb, tmp_path):
     assert sum(map(len, texts)) >= 200_000
 
 
+@pytest.mark.slow
 def test_prose_is_cut_exactly_as_llamaindex_cuts_it(services, tmp_path):
     """The bound changes nothing for real text: same chunks as LlamaIndex's SentenceSplitter
     (over the same tokenizer) on real abstracts, when the data is there."""
@@ -96,6 +101,7 @@ def test_prose_is_cut_exactly_as_llamaindex_cuts_it(services, tmp_path):
     assert ours.split_text(text) == theirs.split_text(text)
 
 
+@pytest.mark.slow
 def test_chunks_per_file_and_per_user_are_limited(make_services, tmp_path):
     services = make_services(max_file_chunks=6, max_chunks=8)
     kb = services.knowledge
@@ -122,6 +128,7 @@ def test_chunks_per_file_and_per_user_are_limited(make_services, tmp_path):
     assert replaced.status == "replaced"
 
 
+@pytest.mark.slow
 def test_a_huge_chunk_stored_before_the_bound_is_capped_wherever_it_travels(services, tmp_path):
     """Documents indexed by an older version may hold a chunk of megabytes: a question that
     retrieves it hands the model, the chat and the API a bounded passage, and the API's

@@ -11,7 +11,6 @@ from webapp.chat import prompts
 from webapp.chat.service import ChatOptions, is_follow_up
 from webapp.models.generator import GenerationOptions
 
-pytestmark = pytest.mark.slow
 OWNER = "local"
 
 
@@ -28,6 +27,7 @@ def indexed(services, tmp_path):
     return services
 
 
+@pytest.mark.slow
 def test_answer_contains_the_fact_and_cites_its_file(indexed):
     answer = indexed.chat.ask(OWNER, "How tall is the Zorblax tower?")
     assert "412" in answer.answer
@@ -40,6 +40,7 @@ def test_answer_contains_the_fact_and_cites_its_file(indexed):
     assert set(data["sources"][0]) == SOURCE_KEYS
 
 
+@pytest.mark.slow
 def test_stream_yields_sources_first_then_growing_text(indexed):
     snapshots = []
     for answer in indexed.chat.stream(OWNER, "What is blue soup made from?", [], ChatOptions()):
@@ -54,17 +55,20 @@ def test_stream_yields_sources_first_then_growing_text(indexed):
     assert lengths == sorted(lengths)
 
 
+@pytest.mark.slow
 def test_nothing_relevant_says_so_instead_of_inventing(indexed):
     answer = indexed.chat.ask(OWNER, "What is the exchange rate of the Mongolian tugrik?")
     assert answer.answer == prompts.NOT_FOUND
     assert answer.sources == []
 
 
+@pytest.mark.slow
 def test_empty_knowledge_base_explains_what_to_do(services):
     answer = services.chat.ask(OWNER, "Anything?")
     assert answer.answer == prompts.EMPTY_KB
 
 
+@pytest.mark.slow
 def test_model_alone_without_retrieval(indexed):
     answer = indexed.chat.ask(
         OWNER, "Say hello.", options=ChatOptions(use_rag=False, max_new_tokens=20)
@@ -74,6 +78,7 @@ def test_model_alone_without_retrieval(indexed):
     assert answer.answer
 
 
+@pytest.mark.slow
 def test_follow_up_is_searched_with_the_previous_question(indexed):
     history = [
         {"role": "user", "content": "Who built the Zorblax tower?"},
@@ -92,6 +97,7 @@ def test_follow_up_detection():
     assert not is_follow_up("How tall is the Zorblax tower in Vantor?")
 
 
+@pytest.mark.slow
 def test_prompt_keeps_the_question_and_fits_the_budget(generator):
     from webapp.retrieval.retriever import Source
 
@@ -106,6 +112,7 @@ def test_prompt_keeps_the_question_and_fits_the_budget(generator):
     assert "QX-17" in messages[-1]["content"]  # the end of the question, where the ask is
 
 
+@pytest.mark.slow
 def test_stop_event_ends_generation_early(generator):
     stop = threading.Event()
     pieces = []

@@ -26,6 +26,7 @@ def test_work_runs_on_one_thread_and_errors_reach_the_caller():
     assert compute.run(lambda: 41 + 1) == 42  # the thread survived the error
 
 
+@pytest.mark.slow
 def test_a_question_is_embedded_while_another_answer_streams(shared_services):
     generator, embedder = shared_services.generator, shared_services.embedder
     long_answer = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
@@ -56,6 +57,7 @@ def test_a_question_is_embedded_while_another_answer_streams(shared_services):
     assert embedded[0] < finished[0]
 
 
+@pytest.mark.slow
 def test_streaming_on_the_compute_thread_is_refused_not_deadlocked(shared_services):
     generator = shared_services.generator
 

@@ -27,7 +27,6 @@ from webapp.evaluation.store import EvalStore
 from webapp.knowledge.ingest import DISK_FULL
 from webapp.owners import owner_key
 
-pytestmark = pytest.mark.slow
 OWNER = "local"
 WORDS = "river bridge harbour lantern meadow granite orchard compass falcon quarry".split()
 
@@ -68,6 +67,7 @@ def assert_consistent(kb, owner: str = OWNER) -> None:
 
 
 # -- kill -9 during a batch ----------------------------------------------------------------
+@pytest.mark.slow
 def test_ingest_killed_mid_batch_leaves_whole_documents_or_none(
     make_services, tmp_path, model_cache
 ):
@@ -142,6 +142,7 @@ def test_ingest_killed_mid_batch_leaves_whole_documents_or_none(
         assert_consistent(kb)
 
 
+@pytest.mark.slow
 def test_reconcile_repairs_each_kind_of_cut_short_change(kb, tmp_path):
     """The states a crash can leave (made on real Chroma), and what the start-up check does."""
     folder = kb.uploads_dir / owner_key(OWNER)
@@ -246,6 +247,7 @@ def test_lock_refuses_a_second_process_and_dies_with_its_holder(tmp_path):
     assert not storage_lock.held(storage)
 
 
+@pytest.mark.slow
 def test_second_server_on_the_same_storage_exits_with_a_message(tmp_path, model_cache):
     storage = tmp_path / "store"
     # what an upload killed before its first chunk was stored leaves behind
@@ -334,6 +336,7 @@ def kill_when(args: list[str], storage: Path, model_cache: Path, ready, log: Pat
                 proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("when", ["mid-training", "while-saving"])
 def test_training_killed_leaves_no_adapter_or_a_whole_one(tmp_path, model_cache, when):
     from tests.files import write_jsonl
@@ -369,6 +372,7 @@ def test_training_killed_leaves_no_adapter_or_a_whole_one(tmp_path, model_cache,
     assert left == listed
 
 
+@pytest.mark.slow
 def test_evaluation_killed_midway_leaves_no_run(tmp_path, model_cache):
     from tests.files import write_jsonl
 
@@ -453,6 +457,7 @@ def fill(disk: Path, leave: int) -> Path:
     return filler
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("leave", [0, 160_000], ids=["nothing-free", "copy-fits-chroma-not"])
 def test_disk_full_during_upload(make_services, small_disk, tmp_path, caplog, leave):
     storage = small_disk / "storage"

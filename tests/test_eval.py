@@ -30,7 +30,7 @@ def demo_items():
 
 @pytest.fixture(scope="module")
 def base_and_rag(demo, demo_items):
-    return demo.evaluate(OWNER, demo_items, EvalConfig.parse_list("base,rag"), qaset="demo")
+    return demo.evaluation.run(OWNER, demo_items, EvalConfig.parse_list("base,rag"), qaset="demo")
 
 
 def config(run: dict, name: str) -> dict:
@@ -92,7 +92,9 @@ def test_cancel_stops_between_questions_and_saves_nothing(demo, demo_items):
             cancel.set()
 
     with pytest.raises(EvalCancelled):
-        demo.evaluate(OWNER, demo_items, [EvalConfig(None, True)], progress=progress, cancel=cancel)
+        demo.evaluation.run(
+            OWNER, demo_items, [EvalConfig(None, True)], progress=progress, cancel=cancel
+        )
     assert len(asked) == 2
     assert demo.evals.list(OWNER) == before
 
@@ -100,7 +102,7 @@ def test_cancel_stops_between_questions_and_saves_nothing(demo, demo_items):
 def test_an_unknown_adapter_fails_before_any_question(demo, demo_items):
     asked = []
     with pytest.raises(WebappError, match="nope"):
-        demo.evaluate(
+        demo.evaluation.run(
             OWNER,
             demo_items,
             EvalConfig.parse_list("rag,adapter:nope"),
@@ -115,7 +117,7 @@ def test_an_adapter_trained_on_the_questions_is_measured_with_and_without_rag(de
     job = demo.training.submit(OWNER, TrainConfig(name="demo-facts", epochs=5), data)
     demo.training.wait(job, timeout=900)
     assert job.status.state == "done", job.status.message
-    run = demo.evaluate(
+    run = demo.evaluation.run(
         OWNER,
         answerable[:6],
         EvalConfig.parse_list("base,adapter:demo-facts,adapter:demo-facts+rag"),
@@ -221,7 +223,7 @@ def test_on_real_xquad_paragraphs_rag_finds_and_answers_more(make_services, tmp_
     for path in squad.write_documents(paragraphs, tmp_path / "docs"):
         assert services.knowledge.ingest(OWNER, path, path.name).ok
     items = squad.sample_questions(paragraphs, 10)
-    run = services.evaluate(OWNER, items, EvalConfig.parse_list("base,rag"))
+    run = services.evaluation.run(OWNER, items, EvalConfig.parse_list("base,rag"))
     base, rag = config(run, "base"), config(run, "rag")
     assert rag["hit_at_k"] >= 0.8
     assert rag["contains"] > base["contains"]
@@ -254,7 +256,7 @@ def test_require_grounding_prefers_not_found_over_a_guess(demo):
 def test_model_written_questions_keep_only_answers_found_in_the_passage(demo):
     demo.settings.question_generator = "model"
     try:
-        items = demo.build_questions(OWNER, per_document=2)
+        items = demo.questions.build(OWNER, per_document=2)
     finally:
         demo.settings.question_generator = "extractive"
     texts = {p.name: " ".join(p.read_text().split()).lower() for p in DEMO_DOCS}

@@ -45,6 +45,7 @@ def fast(generator):
     return generator
 
 
+@pytest.mark.slow
 def test_fast_copy_answers_exactly_as_the_fp32_model(fast):
     for messages in PROMPTS:
         # The fp32 base as the generator uses it: LoRA adapters loaded by other tests are
@@ -55,6 +56,7 @@ def test_fast_copy_answers_exactly_as_the_fp32_model(fast):
         assert ours == fp32, fast.tokenizer.decode(ours) + " != " + fast.tokenizer.decode(fp32)
 
 
+@pytest.mark.slow
 def test_drafts_give_the_same_answer_in_fewer_steps(fast):
     """Drafting (on by default) takes several tokens per forward pass where the answer quotes
     the prompt, and the model checks every draft, so the answer is the one it gives alone."""
@@ -72,6 +74,7 @@ def test_drafts_give_the_same_answer_in_fewer_steps(fast):
     assert drafted_steps <= 0.7 * (len(steps) - drafted_steps)
 
 
+@pytest.mark.slow
 def test_bundled_weights_decode_from_their_exact_4bit_grid(fast):
     layers = [m for m in fast.fast_model.modules() if isinstance(m, DecodeLinear)]
     assert len(layers) == 30 * 7 + 1  # every Linear of the 30 blocks, and the head's guess
@@ -96,6 +99,7 @@ def test_weights_off_a_4bit_grid_fall_back_to_int8():
     assert torch.allclose(layer(x), plain(x), atol=0.02 * plain(x).abs().max().item())
 
 
+@pytest.mark.slow
 def test_drafting_still_streams_and_samples(fast):
     messages = PROMPTS[2]
     pieces = list(fast.stream(messages, GenerationOptions(max_new_tokens=40)))
@@ -106,6 +110,7 @@ def test_drafting_still_streams_and_samples(fast):
     assert text.strip()
 
 
+@pytest.mark.slow
 def test_a_lora_adapter_on_the_fast_copy_answers_as_peft_on_fp32(fast, tmp_path):
     """The shipped reader runs on the fast copy (LoraDecode): its logits match PEFT's fp32
     model with the same adapter, and switching it off gives the base model back."""

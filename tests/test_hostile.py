@@ -59,12 +59,14 @@ def assert_refused_and_nothing_lost(kb, tmp_path, before, hostile: Path, message
     return bad
 
 
+@pytest.mark.slow
 def test_docx_zip_bomb_is_refused_and_the_rest_of_the_upload_is_indexed(kb, tmp_path, before):
     bomb = files.write_docx_bomb(tmp_path / "bomb.docx", megabytes=220)
     assert bomb.stat().st_size < 1024 * 1024
     assert_refused_and_nothing_lost(kb, tmp_path, before, bomb, "zip bombs")
 
 
+@pytest.mark.slow
 def test_docx_whose_declared_sizes_lie_is_refused(kb, tmp_path, before):
     liar = files.write_docx_lying_sizes(tmp_path / "liar.docx")
     assert_refused_and_nothing_lost(
@@ -83,11 +85,13 @@ def test_docx_over_the_total_unpacked_size_is_refused(tmp_path, monkeypatch):
         formats.detect_kind(p, p.name)
 
 
+@pytest.mark.slow
 def test_billion_laughs_docx_is_refused(kb, tmp_path, before):
     lol = files.write_billion_laughs_docx(tmp_path / "laughs.docx")
     assert_refused_and_nothing_lost(kb, tmp_path, before, lol, "XML entity declarations")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["document", "content types"])
 def test_xxe_docx_is_refused_and_the_local_file_never_leaks(kb, tmp_path, before, where):
     secret = tmp_path / "secret.txt"
@@ -100,6 +104,7 @@ def test_xxe_docx_is_refused_and_the_local_file_never_leaks(kb, tmp_path, before
     assert not any(SECRET in text for text in stored_texts(kb))
 
 
+@pytest.mark.slow
 def test_a_file_over_the_time_limit_is_stopped_and_the_server_keeps_working(
     make_services, tmp_path
 ):
@@ -117,6 +122,7 @@ def test_a_file_over_the_time_limit_is_stopped_and_the_server_keeps_working(
     assert sorted(d.file for d in kb.list_documents(OWNER)) == ["good.md", "later.txt"]
 
 
+@pytest.mark.slow
 def test_a_file_over_the_memory_limit_is_stopped(make_services, tmp_path):
     kb = make_services(parse_memory_mb=64).knowledge
     hungry = files.write_html_of_empty_tags(tmp_path / "hungry.html", 600_000)  # ~300 MB
@@ -137,6 +143,7 @@ RENAMED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RENAMED))
 def test_renamed_binaries_are_refused(kb, tmp_path, before, name):
     content, message = RENAMED[name]
@@ -145,6 +152,7 @@ def test_renamed_binaries_are_refused(kb, tmp_path, before, name):
     assert_refused_and_nothing_lost(kb, tmp_path, before, p, message)
 
 
+@pytest.mark.slow
 def test_an_office_file_of_another_kind_named_docx_is_refused(kb, tmp_path, before):
     sheet = files.write_zip(
         tmp_path / "budget.docx",
@@ -198,6 +206,7 @@ def test_the_reader_is_a_separate_light_process(tmp_path):
     assert rss_kb < 150 * 1024
 
 
+@pytest.mark.slow
 def test_a_batch_of_hostile_files_each_gets_a_message_and_the_good_ones_are_indexed(
     make_services, tmp_path
 ):

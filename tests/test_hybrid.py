@@ -444,6 +444,7 @@ def test_a_configured_cross_encoder_reorders_the_candidates(make_services, tmp_p
     assert sorted(r.node.metadata["retrieval"]["fused_rank"] for r in found) == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_eval_retrieval_reads_a_squad_file(tmp_path):
     """Each paragraph a document, its questions the queries: hit@5 is recall@5."""
     paragraphs = [

@@ -178,6 +178,7 @@ def test_the_workspace_signing_key_outlives_a_restart_and_can_be_set(tmp_path):
     assert not Workspaces(tmp_path, 5, lambda owner: None).issued(shared)
 
 
+@pytest.mark.slow
 def test_idle_workspaces_are_deleted_with_all_their_data(make_services, tmp_path):
     services = make_services(auth="anonymous", anonymous_idle_minutes=1)
     idle, active = Workspaces.owner("a" * 40), Workspaces.owner("b" * 40)
@@ -213,6 +214,7 @@ def test_idle_workspaces_are_deleted_with_all_their_data(make_services, tmp_path
     assert list(saved) == [active]
 
 
+@pytest.mark.slow
 def test_delete_all_my_data_leaves_other_users_alone(make_services):
     services = make_services()
     for owner in ("alice", "bob"):
@@ -220,7 +222,7 @@ def test_delete_all_my_data_leaves_other_users_alone(make_services):
             assert services.knowledge.ingest(owner, path, path.name).ok
         services.qasets.save(owner, QASet("set", [QAItem("q?", "a")]))
         services.evals.save(owner, {"run_id": "20260101-000000-abcdef", "configs": []})
-    removed = services.delete_owner("alice")
+    removed = services.accounts.delete("alice")
     assert removed == {"documents": 2, "adapters": 0, "evaluations": 1, "question_sets": 1}
     assert services.knowledge.list_documents("alice") == []
     assert services.evals.list("alice") == []
@@ -254,6 +256,7 @@ def _cli(*args, stdin: str | None = None, env: dict | None = None):
     )
 
 
+@pytest.mark.slow
 def test_cli_acts_for_a_named_user(isolated_storage):
     password = {"WEBAPP_AUTH": "password"}
     added = _cli("users", "add", "alice", stdin="a long password\n", env=password)

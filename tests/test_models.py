@@ -7,9 +7,8 @@ import pytest
 from webapp.config import BUNDLED_EMBEDDER, Settings
 from webapp.models import resolve
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_bundled_generator_is_cached_as_safetensors(generator, model_cache):
     folder = model_cache / "smollm2-135m-instruct"
     assert (folder / resolve.COMPLETE_MARKER).exists()
@@ -18,6 +17,7 @@ def test_bundled_generator_is_cached_as_safetensors(generator, model_cache):
     assert resolve.resolve_llm(resolve.BUNDLED_LLM, model_cache) == str(folder)
 
 
+@pytest.mark.slow
 def test_generator_uses_the_model_chat_template(generator):
     rendered = generator.tokenizer.apply_chat_template(
         [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}],
@@ -28,6 +28,7 @@ def test_generator_uses_the_model_chat_template(generator):
     assert rendered.endswith("<|im_start|>assistant\n")
 
 
+@pytest.mark.slow
 def test_generation_answers(generator):
     from webapp.models.generator import GenerationOptions
 

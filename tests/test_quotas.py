@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
 OWNER = "local"
 
 
@@ -25,6 +24,7 @@ def ingest(kb, *paths: Path, owner: str = OWNER):
     return kb.ingest_files(owner, [(p, p.name) for p in paths])
 
 
+@pytest.mark.slow
 def test_document_count_limit(make_services, tmp_path):
     kb = make_services(max_documents=2).knowledge
     a, b, c = (text_file(tmp_path / f"{n}.txt", 600, i) for i, n in enumerate("abc"))
@@ -47,6 +47,7 @@ def test_document_count_limit(make_services, tmp_path):
     assert ingest(kb, a, b, owner="someone-else")[1].status == "indexed"
 
 
+@pytest.mark.slow
 def test_total_size_limit(make_services, tmp_path):
     kb = make_services(max_total_mb=0.02).knowledge  # 20,971 bytes
     a, b, big, small = (
@@ -99,6 +100,7 @@ def test_limit_message_in_megabytes():
     check_quota(settings, [doc(1)] * 500, [doc(1)], 1)  # a replacement counts once
 
 
+@pytest.mark.slow
 def test_a_full_queue_says_busy_and_the_questions_it_took_are_answered(tmp_path, model_cache):
     """WEBAPP_QUEUE_MAX=1: of six questions at once, one is answered while one waits; the
     others are told plainly that the queue is full, and the server keeps answering."""

@@ -16,9 +16,14 @@ from webapp.evaluation import qasets
 pytestmark = pytest.mark.slow
 
 
+def parts(services):
+    """What reader rows are built from: the generator, the documents, the chat's search."""
+    return services.generator, services.knowledge, services.chat.retrieve
+
+
 def test_rows_hold_the_answering_passage_and_cite_it(demo):
     items = question_builder.from_documents(demo.knowledge, OWNER)
-    data = reader.build(demo, OWNER, items)
+    data = reader.build(*parts(demo), OWNER, items)
     assert data.kind == "reader"
     assert len(data.examples) >= len(items) // 2
     for example in data.examples:
@@ -36,7 +41,7 @@ def test_rows_hold_the_answering_passage_and_cite_it(demo):
 
 def test_rows_fit_the_training_length(demo):
     items = question_builder.from_documents(demo.knowledge, OWNER)
-    data = reader.build(demo, OWNER, items)
+    data = reader.build(*parts(demo), OWNER, items)
     tokenizer = demo.generator.tokenizer
     for example in data.examples:
         ids = tokenizer.apply_chat_template(example.messages, tokenize=True, return_dict=True)
@@ -47,7 +52,7 @@ def test_training_rows_come_only_from_the_training_split(demo):
     items = qasets.split_by_document(question_builder.from_documents(demo.knowledge, OWNER))
     train = [i for i in items if i.split == "train"]
     test_questions = {i.question for i in items if i.split == "test"}
-    data = reader.build(demo, OWNER, train)
+    data = reader.build(*parts(demo), OWNER, train)
     asked = {
         re.search(r"Question: (.*)\n", e.messages[1]["content"]).group(1) for e in data.examples
     }
@@ -59,4 +64,4 @@ def test_training_rows_come_only_from_the_training_split(demo):
 def test_questions_whose_answer_is_nowhere_give_a_clear_error(demo):
     made_up = [qasets.QAItem("Who?", "Nobody at all", source=DEMO_DOCS[0].name)]
     with pytest.raises(DatasetError, match="not found"):
-        reader.build(demo, OWNER, made_up)
+        reader.build(*parts(demo), OWNER, made_up)

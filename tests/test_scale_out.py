@@ -107,7 +107,7 @@ def test_every_knowledge_base_feature_works_against_a_chroma_server(
     assert not (services.settings.storage_dir / "chroma").exists()
     kb.delete("alice", kb.list_documents("alice")[0].id)
     assert kb.list_documents("alice") == []
-    assert services.health()["checks"]["documents"]["ok"]
+    assert services.health.report()["checks"]["documents"]["ok"]
 
 
 def test_two_replicas_share_one_chroma_server(chroma, tmp_path, model_cache):
@@ -151,12 +151,12 @@ def test_a_chroma_server_that_is_down_gives_a_message_and_service_resumes(make_s
     assert "not reachable" in refused.message
     with pytest.raises(StoreUnavailable):
         services.chat.ask("local", "Who is the chair of the board?", [], ChatOptions())
-    assert not services.health()["ok"]
+    assert not services.health.report()["ok"]
     server.start()  # the same data, the same port: no restart of the app
     try:
         assert [d.file for d in services.knowledge.list_documents("local")] == [doc.name]
         assert services.knowledge.ingest("local", DEMO_DOCS[1], DEMO_DOCS[1].name).ok
-        assert services.health()["ok"]
+        assert services.health.report()["ok"]
     finally:
         server.stop()
 
@@ -191,14 +191,14 @@ def test_the_chat_streams_from_an_openai_compatible_server(make_services, model_
     # /v1/models answers (transformers serve lists only hub-cached models, so no names here;
     # vLLM lists its --lora-modules, which the model selector then offers).
     assert isinstance(services.generator.served_models(), list)
-    assert services.health()["checks"]["generator"]["ok"]
+    assert services.health.report()["checks"]["generator"]["ok"]
 
 
 def test_a_model_server_that_is_down_gives_a_message(make_services):
     services = make_services(llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="x")
     with pytest.raises(StoreUnavailable, match="model server is not reachable"):
         services.chat.ask("local", "Hello?", [], ChatOptions(use_rag=False, max_new_tokens=8))
-    assert services.health()["checks"]["generator"] == {
+    assert services.health.report()["checks"]["generator"] == {
         "ok": False,
         "detail": "model server: not reachable",
     }
@@ -324,7 +324,7 @@ def test_embeddings_from_a_server_and_what_users_see_while_it_is_down(
     assert found
     assert found[0].file == handbook.name
     assert "Ekberg" in found[0].text
-    assert services.health()["checks"]["embedder"] == {
+    assert services.health.report()["checks"]["embedder"] == {
         "ok": True,
         "detail": f"embedding server, model {EMBEDDER}",
     }
@@ -342,7 +342,7 @@ def test_embeddings_from_a_server_and_what_users_see_while_it_is_down(
     assert kb.interrupted(OWNER) == []
     with pytest.raises(StoreUnavailable, match="embedding server is not reachable"):
         services.chat.ask(OWNER, "Who is the chair of the board?", [], ChatOptions())
-    report = services.health()
+    report = services.health.report()
     assert not report["ok"]
     assert report["checks"]["documents"]["ok"]
     assert report["checks"]["embedder"]["detail"] == "embedding server: not reachable"
@@ -352,7 +352,7 @@ def test_embeddings_from_a_server_and_what_users_see_while_it_is_down(
     assert {d.file for d in kb.list_documents(OWNER)} == {handbook.name, faq.name}
     found = services.chat.retrieve(OWNER, "Who is the chair of the board?", 4)
     assert found[0].file == handbook.name
-    assert services.health()["checks"]["embedder"]["ok"]
+    assert services.health.report()["checks"]["embedder"]["ok"]
 
 
 def test_an_embedding_server_that_refuses_gives_a_message(make_services, tei):
@@ -361,7 +361,7 @@ def test_an_embedding_server_that_refuses_gives_a_message(make_services, tei):
     assert refused.status == "failed"
     assert "refused the request (HTTP 404)" in refused.message
     assert services.knowledge.list_documents(OWNER) == []
-    assert services.health()["checks"]["embedder"] == {
+    assert services.health.report()["checks"]["embedder"] == {
         "ok": False,
         "detail": "embedding server: refused (HTTP 404)",
     }
@@ -533,7 +533,7 @@ def test_originals_of_documents_deleted_through_another_replica_are_removed(
         assert restarted.interrupted(owner) == []  # a delete, not an interrupted upload
 
         assert restarted.ingest(owner, faq, faq.name).status == "indexed"
-        assert b.delete_owner(owner)["documents"] == 1  # "Delete all my data" through B
+        assert b.accounts.delete(owner)["documents"] == 1  # "Delete all my data" through B
         assert restarted.list_documents(owner) == []
         assert kept() == []
     finally:
@@ -618,7 +618,8 @@ def test_the_chroma_token_is_sent_in_the_configured_header(
         assert kb.ingest(owner, faq, faq.name).status == "indexed"
         assert [d.file for d in kb.list_documents(owner)] == [faq.name]
         assert services.chat.retrieve(owner, "Are dogs allowed in the lighthouses?", 4)
-        assert services.health()["checks"]["documents"] == {"ok": True, "detail": "Chroma server"}
+        checks = services.health.report()["checks"]
+        assert checks["documents"] == {"ok": True, "detail": "Chroma server"}
         assert proxy.seen
         assert all(h.get(header.lower()) == sent for h in proxy.seen)
         other = "x-chroma-token" if header == "Authorization" else "authorization"
@@ -629,7 +630,7 @@ def test_the_chroma_token_is_sent_in_the_configured_header(
             wrong = make_services(tmp_path / f"b{token}", chroma_token=token, **settings)
             with pytest.raises(StoreUnavailable, match="refused this app's credentials"):
                 wrong.knowledge  # noqa: B018
-            assert wrong.health()["checks"]["documents"] == {
+            assert wrong.health.report()["checks"]["documents"] == {
                 "ok": False,
                 "detail": "Chroma server: refused the token",
             }

@@ -6,7 +6,9 @@ Each part is built on first use (`webapp docs list` never loads the generator), 
 when two first requests arrive together. Parts may be given ready-made
 (`Services(settings, embedder=...)`); `scratch(folder)` gives stores of their own that share
 the loaded models. The builders live with the layers that own them: `models.factory`,
-`knowledge.store`, `retrieval.factory`.
+`knowledge.store`, `retrieval.factory`; so do the use cases that span parts, built here
+from them like any part: `evaluation` and `questions` (evaluation.service), `accounts`
+(deleting an owner's data) and `health`.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ if TYPE_CHECKING:  # the parts' types; each is imported when first built
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.postprocessor import SentenceTransformerRerank
 
+    from webapp.accounts import Accounts
     from webapp.adapters.jobs import TrainingJobs
     from webapp.adapters.registry import AdapterInfo, AdapterRegistry
     from webapp.chat.ratelimit import RateLimiter
     from webapp.chat.service import ChatService
     from webapp.evaluation.jobs import EvalJobs
     from webapp.evaluation.qasets import QASetStore
+    from webapp.evaluation.service import Evaluation, QuestionBuilder
     from webapp.evaluation.store import EvalStore
+    from webapp.health import Health
     from webapp.knowledge.base import KnowledgeBase
     from webapp.models.generator import Generator
     from webapp.models.remote import RemoteGenerator
@@ -250,49 +255,19 @@ class Services:
 
         return EvalJobs()
 
-    def evaluate(
-        self,
-        owner: str,
-        items: list,
-        configs: list,
-        *,
-        qaset: str = "",
-        split: str = "all",
-        progress: Callable[[float, str], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> dict:
-        """Run an evaluation through the chat service and save it; returns the run."""
-        from webapp.evaluation import runner
+    @part
+    def evaluation(self) -> Evaluation:
+        """Evaluation runs through the chat, saved (evaluation.service)."""
+        from webapp.evaluation.service import Evaluation
 
-        run = runner.run(
-            self.chat,
-            owner,
-            items,
-            configs,
-            top_k=self.settings.top_k,
-            qaset=qaset,
-            split=split,
-            progress=progress,
-            cancel=cancel,
-        )
-        self.evals.save(owner, run)
-        return run
+        return Evaluation(self.chat, self.evals, self.settings)
 
-    def build_questions(
-        self,
-        owner: str,
-        per_document: int = 10,
-        progress: Callable[[float, str], None] | None = None,
-    ) -> list:
-        """Questions from the owner's documents ("Build from my documents"), extractive or,
-        with WEBAPP_QUESTION_GENERATOR=model, written by the generator."""
-        from webapp.adapters import question_builder
+    @part
+    def questions(self) -> QuestionBuilder:
+        """Questions from the documents; the generator only for WEBAPP_QUESTION_GENERATOR=model."""
+        from webapp.evaluation.service import QuestionBuilder
 
-        if self.settings.question_generator == "model":
-            return question_builder.from_documents_with_model(
-                self.knowledge, owner, self.generator, per_document, progress
-            )
-        return question_builder.from_documents(self.knowledge, owner, per_document, progress)
+        return QuestionBuilder(self.knowledge, self.settings, lambda: self.generator)
 
     # -- owners ---------------------------------------------------------------------------------
     @part
@@ -312,34 +287,27 @@ class Services:
         return Workspaces(
             self.settings.storage_dir,
             self.settings.anonymous_idle_minutes,
-            self.delete_owner,
+            lambda owner: self.accounts.delete(owner),
             self.settings.secret_key,
         )
 
-    def delete_owner(self, owner: str) -> dict[str, int]:
-        """Delete everything of one owner: documents and originals, adapters, question sets,
-        evaluation runs (running trainings and evaluations are stopped first). Returns counts."""
-        for jobs in (Services.training, Services.eval_jobs):
-            if jobs.built(self):
-                jobs.__get__(self).cancel_owner(owner)
-        removed = {"documents": self.knowledge.delete_all(owner)}
-        if Services.retrievers.built(self):
-            self.retrievers.forget(owner)
-        adapters = self.adapters.list(owner)
-        for info in adapters:
-            self.adapters.delete(owner, info.name)
-        removed["adapters"] = len(adapters)
-        runs = self.evals.list(owner)
-        for run in runs:
-            self.evals.delete(owner, run["run_id"])
-        removed["evaluations"] = len(runs)
-        sets = self.qasets.list(owner)
-        for name in sets:
-            self.qasets.delete(owner, name)
-        removed["question_sets"] = len(sets)
-        if Services.chat_limit.built(self):
-            self.chat_limit.forget(owner)
-        return removed
+    @part
+    def accounts(self) -> Accounts:
+        """Deleting everything of one owner (webapp.accounts)."""
+        from webapp.accounts import Accounts
+
+        return Accounts(
+            self.knowledge,
+            self.adapters,
+            self.evals,
+            self.qasets,
+            jobs=self._built(Services.training, Services.eval_jobs),
+            memory=self._built(Services.retrievers, Services.chat_limit),
+        )
+
+    def _built(self, *parts: part[Any]) -> Callable[[], list[Any]]:
+        """Those of `parts` built by the time it is called (it builds none)."""
+        return lambda: [p.__get__(self) for p in parts if p.built(self)]
 
     # -- running ----------------------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -355,25 +323,20 @@ class Services:
         except StoreUnavailable:
             log.warning("the Chroma server is not reachable yet; requests will retry")
 
-    def health(self) -> dict:
-        """Readiness of each dependency: {"ok": bool, "checks": {name: {"ok", "detail"}}}."""
-        from webapp.knowledge import store
+    @part
+    def health(self) -> Health:
+        """The readiness report (webapp.health); it loads no model and opens Chroma only
+        to check it."""
+        from webapp.health import Health
 
-        checks = {
-            "documents": store.health(lambda: self.chroma, self.settings),
-            "embedder": self._check_model(Services.embedder),
-            "generator": self._check_model(Services.generator),
-        }
-        return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
+        embedder, generator = self._loaded(Services.embedder), self._loaded(Services.generator)
+        models = {"embedder": embedder, "generator": generator}
+        return Health(self.settings, lambda: self.chroma, models)
 
-    def _check_model(self, model: part) -> dict:
-        """The local model: ok once loaded; a remote one: does it answer right now?"""
-        if not model.built(self) and self._models_from is None:
-            return {"ok": False, "detail": "not loaded yet"}
-        check = getattr(model.__get__(self), "check", None)
-        if check is None:
-            return {"ok": True, "detail": "local model"}
-        return check()
+    def _loaded(self, model: part[T]) -> Callable[[], T | None]:
+        """The model once loaded (shared ones count: `models_from` has them), else None."""
+        shared = self._models_from is not None
+        return lambda: model.__get__(self) if shared or model.built(self) else None
 
 
 def quiet_libraries() -> None:

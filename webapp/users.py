@@ -198,7 +198,7 @@ class Workspaces:
 
     @staticmethod
     def well_formed(token: str | None) -> bool:
-        return bool(token) and len(token) == 66 and TOKEN.fullmatch(token) is not None
+        return token is not None and len(token) == 66 and TOKEN.fullmatch(token) is not None
 
     @staticmethod
     def owner(token: str) -> str:

@@ -23,10 +23,19 @@ import random
 import re
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from webapp.adapters.config import TrainConfig
 from webapp.chat import prompts
+
+if TYPE_CHECKING:
+    from webapp.adapters.datasets import TrainingSet
+    from webapp.adapters.reader import Retrieve
+    from webapp.knowledge.base import KnowledgeBase
+    from webapp.models.generator import Generator
+    from webapp.models.remote import RemoteGenerator
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 SCIFACT = DATA / "scifact" / "corpus.jsonl"
@@ -147,8 +156,26 @@ def balanced(items: list, limit: int, seed: int = 0) -> list:
     return chosen
 
 
-def build_rows(services, rows: int, abstracts: int | None = None, seed: int = 0, log=print):
-    """The RAFT training set: (TrainingSet, recipe dict for metadata.json)."""
+class Corpus(NamedTuple):
+    """A throwaway knowledge base for the reader's public text, and the chat's search over it."""
+
+    knowledge: KnowledgeBase
+    retrieve: Retrieve
+
+
+OpenCorpus = Callable[[Path, int], Corpus]  # (its storage folder, the documents it must hold)
+
+
+def build_rows(
+    open_corpus: OpenCorpus,
+    generator: Generator | RemoteGenerator,
+    rows: int,
+    abstracts: int | None = None,
+    seed: int = 0,
+    log: Callable[[str], object] = print,
+) -> tuple[TrainingSet, dict]:
+    """The RAFT training set: (TrainingSet, recipe dict for metadata.json). The documents go
+    into `open_corpus(folder, documents)`, deleted after; `generator` counts prompt tokens."""
     from webapp.adapters import question_builder, reader
 
     with tempfile.TemporaryDirectory(prefix="webapp-reader-corpus-") as tmp:
@@ -157,7 +184,7 @@ def build_rows(services, rows: int, abstracts: int | None = None, seed: int = 0,
             from webapp.errors import DatasetError
 
             raise DatasetError(f"No public text found under {DATA} to build the reader from.")
-        corpus = services.scratch(Path(tmp), max_documents=len(files) + 1)
+        corpus = open_corpus(Path(tmp), len(files) + 1)
         for n, path in enumerate(files):
             result = corpus.knowledge.ingest(OWNER, path, path.name)
             if result.status == "failed":
@@ -168,7 +195,9 @@ def build_rows(services, rows: int, abstracts: int | None = None, seed: int = 0,
         log(f"{len(asked)} questions generated from {len(files)} documents")
         chosen = balanced(asked, int(rows * 1.15) + 10, seed)  # some find no gold chunk
         data = reader.build(
-            corpus,
+            generator,
+            corpus.knowledge,
+            corpus.retrieve,
             OWNER,
             chosen,
             name="RAFT rows from SciFact and the R manuals",
@@ -192,21 +221,25 @@ def build_rows(services, rows: int, abstracts: int | None = None, seed: int = 0,
 
 
 def rebuild(
-    services,
+    open_corpus: OpenCorpus,
+    generator: Generator | RemoteGenerator,
+    base_path: str,
+    base_model: str,
     rows: int = 3000,
     out: Path = ASSET,
     abstracts: int | None = 3000,
     checkpoints: dict[int, Path] | None = None,
-    log=print,
-    **overrides,
+    log: Callable[[str], object] = print,
+    **overrides: Any,
 ) -> dict:
-    """Build the rows, train, and write the reader to `out` (adapter + metadata.json)."""
+    """Build the rows (build_rows), train on the base model at `base_path` (named
+    `base_model`), and write the reader to `out` (adapter + metadata.json)."""
     import time
 
     from webapp.adapters.training import train
 
     started = time.perf_counter()
-    data, recipe = build_rows(services, rows, abstracts=abstracts, log=log)
+    data, recipe = build_rows(open_corpus, generator, rows, abstracts=abstracts, log=log)
     built = time.perf_counter() - started
     config = reader_config(**overrides)
     log(f"training the reader on {len(data.examples)} rows ({built:.0f} s to build them)")
@@ -221,8 +254,8 @@ def rebuild(
     metadata = train(
         config,
         data,
-        services.base_model_path(),
-        services.settings.llm_model,
+        base_path,
+        base_model,
         out,
         report=report,
         checkpoints=checkpoints,

@@ -17,12 +17,21 @@ import hashlib
 import json
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from webapp.adapters.config import TrainConfig
 from webapp.adapters.datasets import Example, QAItem, TrainingSet
 from webapp.chat import prompts
 from webapp.errors import DatasetError
 from webapp.retrieval.retriever import Source
+
+if TYPE_CHECKING:
+    from webapp.knowledge.base import KnowledgeBase
+    from webapp.knowledge.documents import Chunk
+    from webapp.models.generator import Generator
+    from webapp.models.remote import RemoteGenerator
+
+Retrieve = Callable[[str, str, int], list[Source]]  # (owner, question, top_k): the chat's search
 
 DISTRACTORS = 2
 MAX_LENGTH = 640  # tokens per row: three passages of ~180 tokens, the question, the answer
@@ -35,16 +44,18 @@ def reader_config(name: str, **overrides) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def gold_passage(item: QAItem, doc_id: str, chunks) -> Source | None:
-    """The chunk of the item's source document that contains its answer."""
+def gold_passage(item: QAItem, file: str, doc_id: str, chunks: list[Chunk]) -> Source | None:
+    """The chunk of the item's source document (`file`) that contains its answer."""
     for chunk in chunks:
         if item.answer.lower() in " ".join(chunk.text.split()).lower():
-            return Source(item.source, chunk.page, 1.0, chunk.text, doc_id)
+            return Source(file, chunk.page, 1.0, chunk.text, doc_id)
     return None
 
 
 def build(
-    services,
+    generator: Generator | RemoteGenerator,
+    knowledge: KnowledgeBase,
+    retrieve: Retrieve,
     owner: str,
     items: list[QAItem],
     name: str = "reader questions",
@@ -54,24 +65,24 @@ def build(
     request: str | None = None,
 ) -> TrainingSet:
     """Reader training rows for answerable items whose answer is found in their source.
-    `request`: the answer request of every row (default: the chat's and the short one,
-    drawn at random)."""
+    `generator` counts the prompt's tokens; `retrieve` is the chat's search (ChatService.
+    retrieve), which gives the distractors. `request`: the answer request of every row
+    (default: the chat's and the short one, drawn at random)."""
     rng = random.Random(seed)
-    generator, knowledge = services.generator, services.knowledge
     docs = {d.file: d for d in knowledge.list_documents(owner)}
     wanted = {i.source for i in items if i.source in docs}
-    chunks_by_file = {f: (docs[f].id, knowledge.chunks(owner, docs[f].id)) for f in wanted}
+    chunks_by_file = {f: (f, docs[f].id, knowledge.chunks(owner, docs[f].id)) for f in wanted}
     budget = MAX_LENGTH - ANSWER_ROOM
     examples, skipped = [], 0
     usable = [i for i in items if i.answerable and i.answer and i.source in chunks_by_file]
     for n, item in enumerate(usable):
         if progress and n % 10 == 0:
             progress(n / max(len(usable), 1), f"question {n + 1}/{len(usable)}")
-        gold = gold_passage(item, *chunks_by_file[item.source])
+        gold = gold_passage(item, *chunks_by_file[item.source or ""])  # usable: has a source
         if gold is None:
             skipped += 1
             continue
-        found = services.chat.retrieve(owner, item.question, distractors + 2)
+        found = retrieve(owner, item.question, distractors + 2)
         others = [s for s in found if s.text.strip() != gold.text.strip()][:distractors]
         passages = [gold, *others]
         rng.shuffle(passages)

@@ -37,7 +37,8 @@ def run(services, questions: int = 100, per_document: int = 4, epochs: int = 2, 
         asked = question_builder.from_documents(
             bench.knowledge, OWNER, per_document=per_document, files=train_files
         )
-        data = reader.build(bench, OWNER, asked, name="xquad generated questions")
+        parts = bench.generator, bench.knowledge, bench.chat.retrieve
+        data = reader.build(*parts, OWNER, asked, name="xquad generated questions")
         config = reader.reader_config("reader", epochs=epochs)
         started = time.perf_counter()
         metadata = train(

@@ -142,6 +142,10 @@ def retrieval_figures(services, quick: bool) -> list[Figure]:
     SciFact nDCG@10 and median latency, XQuAD hit@5. Needs ../shared/data (skipped without)."""
     from webapp.evaluation import retrieval
 
+    def open_scratch(folder: Path) -> retrieval.Scratch:
+        scratch = services.scratch(folder)
+        return retrieval.Scratch(scratch.knowledge, scratch.retrievers)
+
     figures = []
     sets = [("xquad", SHARED_DATA / "xquad_en" / "xquad.en.json")]
     if not quick:
@@ -150,7 +154,12 @@ def retrieval_figures(services, quick: bool) -> list[Figure]:
         if not path.exists():
             continue
         results = retrieval.evaluate_modes(
-            services, path, top_k=10, modes=list(retrieval.MODES), limit=100 if quick else None
+            open_scratch,
+            services.settings.embed_model,
+            path,
+            top_k=10,
+            modes=list(retrieval.MODES),
+            limit=100 if quick else None,
         )
         by = {r["mode"]: r for r in results}
         metric = "ndcg@10" if name == "scifact" else "recall@5"

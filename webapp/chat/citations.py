@@ -64,6 +64,8 @@ def repair_citations(answer: str, source_texts: list[str]) -> str:
 def _cite_only(sentence: str, number: int) -> str:
     """The sentence with its first marker made [number] and its other markers dropped."""
     first = MARKER.search(sentence)
+    if first is None:  # nothing to re-point (callers pass sentences with markers)
+        return sentence
     rest = MARKER.sub("", sentence[first.end() :])
     rest = re.sub(r"^ +(?=[.!?。！？,，]|$)|  +", lambda m: "" if m.start() == 0 else " ", rest)
     return f"{sentence[: first.start()]}[{number}]{rest}".rstrip()

@@ -67,6 +67,6 @@ def cmd_delete_data(services, args) -> int:
             file=sys.stderr,
         )
         return 2
-    removed = services.delete_owner(args.owner)
+    removed = services.accounts.delete(args.owner)
     print("deleted " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in removed.items()))
     return 0

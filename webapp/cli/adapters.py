@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 
 def cmd_train(services, args) -> int:
@@ -72,7 +73,8 @@ def _training_rows(services, args, config):
         from webapp.adapters import question_builder, reader
 
         questions = question_builder.from_documents(services.knowledge, owner)
-        data = reader.build(services, owner, questions)
+        parts = services.generator, services.knowledge, services.chat.retrieve
+        data = reader.build(*parts, owner, questions)
         return config.model_copy(update={"max_length": reader.MAX_LENGTH}), data
     if args.from_docs:
         return config, datasets.from_documents(services.knowledge, owner)
@@ -119,11 +121,22 @@ def cmd_reader(services, args) -> int:
     """Rebuild the shipped reader (assets/reader) from public text in ../shared/data."""
     from webapp.adapters import raft
 
+    def open_corpus(folder: Path, documents: int) -> raft.Corpus:
+        corpus = services.scratch(folder, max_documents=documents)
+        return raft.Corpus(corpus.knowledge, corpus.chat.retrieve)
+
     out = args.out or raft.ASSET
     steps = [n for n in (250, 500, 1000, 2000) if n < args.rows] if args.curve else []
     checkpoints = {n: out.parent / f"{out.name}-{n}" for n in steps}
     metadata = raft.rebuild(
-        services, rows=args.rows, out=out, abstracts=args.abstracts, checkpoints=checkpoints
+        open_corpus,
+        services.generator,
+        services.base_model_path(),
+        services.settings.llm_model,
+        rows=args.rows,
+        out=out,
+        abstracts=args.abstracts,
+        checkpoints=checkpoints,
     )
     print(
         f"saved the reader to {out}: {metadata['recipe']['rows']} rows, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 
 def cmd_eval(services, args) -> int:
@@ -14,7 +15,7 @@ def cmd_eval(services, args) -> int:
     configs = runner.EvalConfig.parse_list(args.configs)
     qaset = qasets.load_file(args.data)
     items = qaset.only(args.split)[: args.limit] if args.limit else qaset.only(args.split)
-    run = services.evaluate(
+    run = services.evaluation.run(
         owner, items, configs, qaset=qaset.name, split=args.split, progress=_progress(args)
     )
     if args.json:
@@ -29,9 +30,14 @@ def cmd_eval(services, args) -> int:
 def cmd_eval_retrieval(services, args) -> int:
     from webapp.evaluation import retrieval
 
+    def open_scratch(folder: Path) -> retrieval.Scratch:
+        scratch = services.scratch(folder)
+        return retrieval.Scratch(scratch.knowledge, scratch.retrievers)
+
     modes = list(retrieval.MODES) if args.mode == "all" else [args.mode]
     results = retrieval.evaluate_modes(
-        services,
+        open_scratch,
+        services.settings.embed_model,
         args.dir,
         top_k=args.top_k,
         modes=modes,
@@ -114,7 +120,7 @@ def cmd_qa(services, args) -> int:
     from webapp.evaluation import qasets
 
     owner = args.owner
-    items = services.build_questions(owner, per_document=args.per_doc)
+    items = services.questions.build(owner, per_document=args.per_doc)
     items = qasets.split_by_document(items, args.test_share)
     args.out.write_text(
         "".join(json.dumps(i.as_row(), ensure_ascii=False) + "\n" for i in items),

@@ -11,11 +11,16 @@ import csv
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from webapp.errors import DatasetError, InvalidOption
 from webapp.evaluation import metrics
+
+if TYPE_CHECKING:
+    from webapp.knowledge.base import KnowledgeBase
+    from webapp.retrieval.factory import Retrievers
 
 MODES = ("dense", "bm25", "hybrid")
 OWNER = "retrieval-eval"
@@ -89,15 +94,26 @@ def _jsonl(path: Path):
                     raise DatasetError(f"{path.name} line {number} is not valid JSON.") from exc
 
 
+class Scratch(NamedTuple):
+    """A throwaway knowledge base (its own Chroma, the app's embedder and chunking) and the
+    retrievers over it, as the chat searches."""
+
+    knowledge: KnowledgeBase
+    retrievers: Retrievers
+
+
 def evaluate_modes(
-    services,
+    open_scratch: Callable[[Path], Scratch],
+    embed_model: str,
     folder: Path,
     top_k: int = 10,
-    modes: list[str] = ("dense",),
+    modes: Sequence[str] = ("dense",),
     limit: int | None = None,
     progress: Callable[[float, str], None] | None = None,
     split: str = "test",
 ) -> list[dict]:
+    """Each of `modes` scored on the folder's queries; the corpus goes into
+    `open_scratch(a temporary folder)`, deleted after. `embed_model` names the embedder."""
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise InvalidOption(f"Unknown mode '{unknown[0]}'; available: {', '.join(MODES)}, all.")
@@ -106,7 +122,7 @@ def evaluate_modes(
     corpus, queries, qrels = load_dataset(folder, split)
     judged = sorted(qrels)[:limit] if limit else sorted(qrels)
     with tempfile.TemporaryDirectory(prefix="webapp-beir-") as tmp:
-        throwaway = services.scratch(Path(tmp))
+        throwaway = open_scratch(Path(tmp))
         t0 = time.perf_counter()
         chunks = throwaway.knowledge.add_texts(
             OWNER,
@@ -117,9 +133,11 @@ def evaluate_modes(
         results = []
         for n_mode, mode in enumerate(modes):
             # Chunks map to documents: ask for more chunks than documents are scored.
-            retriever = throwaway.retriever(OWNER, max(top_k, 10) * 3, mode=mode)
+            retriever = throwaway.retrievers(OWNER, max(top_k, 10) * 3, mode=mode)
             scores, latencies = _score(retriever, judged, queries, qrels, top_k)
-            result = {key: round(metrics.mean(values) or 0.0, 4) for key, values in scores.items()}
+            result: dict[str, float | int | str] = {
+                key: round(metrics.mean(values) or 0.0, 4) for key, values in scores.items()
+            }
             result.update(
                 {
                     "latency_ms_p50": round(metrics.median(latencies) or 0.0, 2),
@@ -129,7 +147,7 @@ def evaluate_modes(
                     "index_s": round(index_s, 1),
                     "mode": mode,
                     "top_k": top_k,
-                    "embedder": services.settings.embed_model,
+                    "embedder": embed_model,
                 }
             )
             results.append(result)

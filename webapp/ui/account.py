@@ -83,7 +83,7 @@ def build_delete_all(services, after) -> gr.Button:
     def delete_all(request: gr.Request):
         lang = language(request)
         try:
-            removed = services.delete_owner(owner_of(request, settings))
+            removed = services.accounts.delete(owner_of(request, settings))
         except WebappError as exc:
             raise gr.Error(str(exc)) from exc
         except Exception as exc:

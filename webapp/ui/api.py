@@ -144,7 +144,7 @@ def deleting_api(services) -> None:
         Pass confirm="delete everything"; returns how many of each were deleted."""
         if confirm != "delete everything":
             raise gr.Error('Nothing deleted: pass confirm="delete everything".')
-        return services.delete_owner(owner_of(request, settings))
+        return services.accounts.delete(owner_of(request, settings))
 
     ingest = dict(concurrency_id="ingest", concurrency_limit=1)
     gr.api(plain_errors(delete_document), api_name="delete_document", **ingest)

@@ -191,7 +191,7 @@ def _health_route(services):
     from starlette.routing import Route
 
     def health(request):
-        report = services.health()
+        report = services.health.report()
         return JSONResponse(report, status_code=200 if report["ok"] else 503)
 
     return Route("/health", health, methods=["GET"])

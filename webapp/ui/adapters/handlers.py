@@ -90,7 +90,8 @@ def training_data(services, source: str, path: str | None, owner: str, lang: str
         return datasets.from_documents(services.knowledge, owner)
     if source == FROM_READER:
         questions = question_builder.from_documents(services.knowledge, owner)
-        return reader.build(services, owner, questions, name="reader questions")
+        parts = services.generator, services.knowledge, services.chat.retrieve
+        return reader.build(*parts, owner, questions, name="reader questions")
     if not path:
         raise gr.Error(say(lang, "add_training_file"))
     return datasets.load_file(Path(path), Path(path).name)

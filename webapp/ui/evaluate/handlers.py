@@ -110,7 +110,7 @@ def built(services, owner: str, progress, lang: str = "en"):
     def reading(fraction, what):
         progress(fraction, desc=say(lang, "reading_document", what=what))
 
-    items = services.build_questions(owner, progress=reading)
+    items = services.questions.build(owner, progress=reading)
     items = qasets.split_by_document(items) if len({i.source for i in items}) > 1 else items
     gr.Info(say(lang, "questions_made", n=len(items)))
     return items_frame(items), "from-my-documents", set_summary(items, lang)
@@ -156,7 +156,7 @@ def start(services, frame, name, chosen, which, owner: str, lang: str = "en"):
     items = QASet(name or "table", items_from_frame(frame, lang)).only(which)
 
     def work(progress, cancel_event):
-        return services.evaluate(
+        return services.evaluation.run(
             owner,
             items,
             configs,
