@@ -26,9 +26,10 @@ EN = {
     ),
     "your_data": "Your data",
     "your_data_help": (
-        "Your documents (and their original files), adapters, question sets and evaluation "
-        "runs are yours alone. Deleting them removes everything at once and cannot be "
-        "undone. Chats are never stored: they live in this browser tab only."
+        "Your documents (and their original files), adapters, question sets, evaluation "
+        "runs and answer ratings are yours alone. Deleting them removes everything at once "
+        "and cannot be undone. Chats live in this browser tab only; an answer you rate "
+        "👍/👎 is kept with its question and sources, to train from."
     ),
     "delete_all_data": "Delete all my data",
     "delete_all_confirm": "Yes, delete everything",
@@ -170,6 +171,7 @@ EN = {
     "removed_adapters": "{n} adapters",
     "removed_evaluations": "{n} evaluations",
     "removed_question_sets": "{n} question sets",
+    "removed_feedback": "{n} answer ratings",
     # table columns
     "col_number": "#",
     "col_file": "File",

@@ -24,8 +24,9 @@ ZH_CN = {
     ),
     "your_data": "你的数据",
     "your_data_help": (
-        "你的文档（及其原始文件）、适配器、问题集和评估运行只属于你。删除会一次性移除全部内容，"
-        "且无法撤销。对话从不保存：它们只存在于这个浏览器标签页中。"
+        "你的文档（及其原始文件）、适配器、问题集、评估运行和回答评价只属于你。删除会一次性移除全部内容，"
+        "且无法撤销。对话只存在于这个浏览器标签页中；你用 👍/👎 评价过的回答会连同问题和来源一起保存，"
+        "以便用来训练。"
     ),
     "delete_all_data": "删除我的全部数据",
     "delete_all_confirm": "是的，全部删除",
@@ -162,6 +163,7 @@ ZH_CN = {
     "removed_adapters": "{n} 个适配器",
     "removed_evaluations": "{n} 次评估",
     "removed_question_sets": "{n} 个问题集",
+    "removed_feedback": "{n} 条回答评价",
     # table columns
     "col_number": "#",
     "col_file": "文件",

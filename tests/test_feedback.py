@@ -1,0 +1,107 @@
+"""The chat's feedback store on real files: per owner, never shared; a corrupt line loses
+no other record; the exports have TRL's shapes (KTO: every rated answer, labelled; DPO:
+only a 👎 answer with a better answer); "Delete all my data" removes it."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from webapp.chat.feedback import Feedback, FeedbackStore
+from webapp.errors import InvalidOption
+
+SOURCES = [{"file": "tower.md", "page": 1, "text": "The Zorblax tower is  412 meters tall."}]
+
+
+@pytest.fixture
+def store(tmp_path) -> FeedbackStore:
+    return FeedbackStore(tmp_path / "feedback")
+
+
+def rated(store, owner="alice") -> list[Feedback]:
+    return [
+        store.add(owner, Feedback("How tall is it?", "412 m [1].", "up", SOURCES, "m", None)),
+        store.add(owner, Feedback("Who built it?", "Nobody.", "down", better="Zorblax Inc.")),
+        store.add(owner, Feedback("When?", "Yesterday.", "down")),
+    ]
+
+
+def test_one_owner_s_feedback_is_never_another_s(store):
+    rated(store, "alice")
+    assert len(store.list("alice")) == 3
+    assert store.list("bob") == []
+    assert store.export("bob", "kto") == []
+    assert store.path("alice") != store.path("bob")
+    assert "alice" not in str(store.path("alice"))  # the owner key, never the raw name
+
+
+def test_records_keep_question_answer_sources_and_rating(store):
+    first, *_ = rated(store)
+    [again, *_] = store.list("alice")
+    assert again == first
+    assert again.sources == SOURCES
+    assert (again.model, again.adapter, again.rating, again.better) == ("m", None, "up", None)
+    with pytest.raises(InvalidOption):
+        Feedback("q", "a", "sideways")  # type: ignore[arg-type]
+
+
+def test_a_corrupt_line_is_skipped_and_loses_no_other_record(store, caplog):
+    rated(store)
+    path = store.path("alice")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "{not json", lines[1], '{"rating": "up"'] + lines[2:]))
+    with caplog.at_level(logging.WARNING):
+        kept = store.list("alice")
+    assert [f.question for f in kept] == ["How tall is it?", "Who built it?", "When?"]
+    assert "skipped unreadable line 2" in caplog.text
+    store.add("alice", Feedback("More?", "Yes.", "up"))  # appending after a torn line
+    assert len(store.list("alice")) == 4
+
+
+def test_kto_exports_every_rated_answer_with_its_label(store):
+    rated(store)
+    rows = store.export("alice", "kto")
+    assert [r["label"] for r in rows] == [True, False, False]
+    assert all(set(r) == {"prompt", "completion", "label"} for r in rows)
+    assert rows[0]["completion"] == [{"role": "assistant", "content": "412 m [1]."}]
+    system, user = rows[0]["prompt"]
+    assert (system["role"], user["role"]) == ("system", "user")
+    # the answer used RAG: its sources are numbered in the prompt, as the chat did
+    assert "[1] The Zorblax tower is 412 meters tall." in user["content"]
+    assert "Question: How tall is it?" in user["content"]
+    assert rows[1]["prompt"][-1] == {"role": "user", "content": "Who built it?"}
+
+
+def test_dpo_exports_only_a_thumbs_down_with_a_better_answer(store):
+    rated(store)
+    [row] = store.export("alice", "dpo")
+    assert set(row) == {"prompt", "chosen", "rejected"}
+    assert row["chosen"] == [{"role": "assistant", "content": "Zorblax Inc."}]
+    assert row["rejected"] == [{"role": "assistant", "content": "Nobody."}]
+    raw = store.export("alice", "raw")
+    assert [r["rating"] for r in raw] == ["up", "down", "down"]
+    json.dumps(raw)  # plain JSON
+    with pytest.raises(InvalidOption):
+        store.export("alice", "ppo")
+
+
+def test_a_better_answer_and_a_taken_back_rating_rewrite_the_file(store):
+    *_, last = rated(store)
+    assert store.update("alice", last.id, better="  Last year.  ").better == "Last year."
+    assert len(store.export("alice", "dpo")) == 2
+    assert store.update("alice", "nope", better="x") is None
+    assert store.remove("alice", last.id)
+    assert [f.question for f in store.list("alice")] == ["How tall is it?", "Who built it?"]
+    assert not list(store.path("alice").parent.glob("*.tmp"))
+
+
+def test_delete_all_removes_the_owner_s_feedback_only(store):
+    rated(store, "alice")
+    rated(store, "bob")
+    assert store.delete_all("alice") == 3
+    assert store.list("alice") == []
+    assert not store.path("alice").parent.exists()
+    assert len(store.list("bob")) == 3
+    assert store.delete_all("alice") == 0
