@@ -201,6 +201,17 @@ EN = {
     "col_change": "Change",
     "col_question": "Question",
     "col_gold": "Gold answer",
+    # Chat tab: rating answers
+    "better_answer_label": "Better answer (optional)",
+    "better_answer_placeholder": "How should the answer you rated 👎 have read?",
+    "better_answer_send": "Save",
+    "feedback_saved_up": "Thanks! Saved 👍 for this answer.",
+    "feedback_saved_down": "Saved 👎 for this answer. You can write a better answer below.",
+    "feedback_removed": "Your rating of this answer was removed.",
+    "feedback_unknown": "This answer can no longer be rated (the page was reloaded since).",
+    "better_needs_dislike": "Rate an answer 👎 first: the better answer goes with it.",
+    "better_empty": "Write the better answer first.",
+    "better_saved": "Saved your better answer with the answer you rated 👎.",
     # Chat tab: around an answer
     "chat_retry": "Something went wrong while answering. Please try again.",
     "answer_evidence": "Evidence {quote}",

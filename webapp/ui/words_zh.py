@@ -193,6 +193,17 @@ ZH_CN = {
     "col_change": "变化",
     "col_question": "问题",
     "col_gold": "标准答案",
+    # Chat tab: rating answers
+    "better_answer_label": "更好的回答（可选）",
+    "better_answer_placeholder": "你点了 👎 的回答，应该怎样写才对？",
+    "better_answer_send": "保存",
+    "feedback_saved_up": "谢谢！已为这个回答保存 👍。",
+    "feedback_saved_down": "已为这个回答保存 👎。你可以在下方写一个更好的回答。",
+    "feedback_removed": "已撤销你对这个回答的评价。",
+    "feedback_unknown": "这个回答已无法评价（页面在那之后重新加载过）。",
+    "better_needs_dislike": "请先给一个回答点 👎：更好的回答会和它保存在一起。",
+    "better_empty": "请先写下更好的回答。",
+    "better_saved": "已把你写的更好的回答和你点了 👎 的回答保存在一起。",
     # Chat tab: around an answer
     "chat_retry": "回答时出了点问题，请重试。",
     "answer_evidence": "依据 {quote}",
