@@ -105,3 +105,33 @@ def test_delete_all_removes_the_owner_s_feedback_only(store):
     assert not store.path("alice").parent.exists()
     assert len(store.list("bob")) == 3
     assert store.delete_all("alice") == 0
+
+
+@pytest.mark.slow
+def test_the_cli_lists_and_exports_the_local_user_s_feedback(tmp_path):
+    from tests.files import run_webapp
+
+    storage = tmp_path / "store"
+    rated(FeedbackStore(storage / "feedback"), "local")
+    rated(FeedbackStore(storage / "feedback"), "someone-else")
+    listed = run_webapp("feedback", "list", storage=storage)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 3
+    assert "👍  How tall is it?" in lines[0]
+    assert lines[1].endswith("(with a better answer)")
+    records = json.loads(run_webapp("feedback", "list", "--json", storage=storage).stdout)
+    assert [r["question"] for r in records] == ["How tall is it?", "Who built it?", "When?"]
+    out = tmp_path / "pairs.jsonl"
+    exported = run_webapp("feedback", "export", "--kind", "dpo", "--out", str(out), storage=storage)
+    assert exported.returncode == 0, exported.stderr
+    assert "wrote 1 dpo rows" in exported.stderr
+    [pair] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert set(pair) == {"prompt", "chosen", "rejected"}
+    kto = run_webapp("feedback", "export", storage=storage)  # kto to stdout by default
+    assert [json.loads(line)["label"] for line in kto.stdout.splitlines()] == [True, False, False]
+    gone = run_webapp("delete-data", "--yes", storage=storage)
+    assert "3 feedback" in gone.stdout
+    empty = run_webapp("feedback", "list", storage=storage)
+    assert empty.stdout.startswith("No feedback yet.")
+    assert len(FeedbackStore(storage / "feedback").list("someone-else")) == 3
