@@ -8,6 +8,8 @@
     webapp feedback list [--json]    your 👍/👎 on the chat's answers
     webapp feedback export [--kind kto|dpo|raw] [--out FILE]   as TRL training rows (JSONL)
     webapp train --data FILE --name NAME [--method lora|prompt|prefix] [--epochs N] [--lr X] [--rank R]
+    webapp train --method kto|dpo --data FILE --name NAME [--beta B]   a LoRA from preferences
+                                          (TRL; rows from `webapp feedback export --kind kto|dpo`)
     webapp train --from-docs --name NAME
     webapp train --reader --name NAME     a reader adapter for your documents (use it with RAG)
     webapp reader [--rows N] [--out DIR]  rebuild the shipped reader (assets/reader) from

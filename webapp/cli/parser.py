@@ -96,7 +96,13 @@ def add_training(sub) -> None:
         help="train a reader: find and cite answers in retrieved passages of your documents",
     )
     train.add_argument("--name", required=True)
-    train.add_argument("--method", choices=["lora", "prompt", "prefix"], default="lora")
+    train.add_argument(
+        "--method",
+        choices=["lora", "prompt", "prefix", "kto", "dpo"],
+        default="lora",
+        help="kto, dpo: a LoRA from preference rows (webapp feedback export --kind kto|dpo)",
+    )
+    train.add_argument("--beta", type=float, help="kto, dpo: preference strength (0.1)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--lr", type=float)
     train.add_argument("--rank", type=int)
