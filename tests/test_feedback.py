@@ -128,6 +128,11 @@ def test_the_cli_lists_and_exports_the_local_user_s_feedback(tmp_path):
     assert "wrote 1 dpo rows" in exported.stderr
     [pair] = [json.loads(line) for line in out.read_text().splitlines()]
     assert set(pair) == {"prompt", "chosen", "rejected"}
+    mixed = run_webapp(
+        "train", "--method", "kto", "--data", str(out), "--name", "x", storage=storage
+    )
+    assert mixed.returncode == 2  # DPO pairs are not KTO rows: refused before a model loads
+    assert "a kto row needs prompt, completion, label" in mixed.stderr
     kto = run_webapp("feedback", "export", storage=storage)  # kto to stdout by default
     assert [json.loads(line)["label"] for line in kto.stdout.splitlines()] == [True, False, False]
     gone = run_webapp("delete-data", "--yes", storage=storage)
