@@ -140,3 +140,29 @@ def test_the_cli_lists_and_exports_the_local_user_s_feedback(tmp_path):
     empty = run_webapp("feedback", "list", storage=storage)
     assert empty.stdout.startswith("No feedback yet.")
     assert len(FeedbackStore(storage / "feedback").list("someone-else")) == 3
+
+
+def test_train_from_my_feedback_says_what_is_missing_before_a_run(settings):
+    """The Adapters tab's "My feedback" source: KTO or DPO only, and enough ratings."""
+    import gradio as gr
+
+    from tests.test_adapters_handlers import form, refused
+    from webapp.services import Services
+    from webapp.ui.adapters import handlers, views
+
+    services = Services(settings)
+    mine = views.FROM_FEEDBACK
+    assert refused(services, form(method="lora"), mine) == (
+        "To train from your feedback, choose the method KTO or DPO."
+    )
+    assert refused(services, form(method="kto"), mine).startswith("Rate at least two answers")
+    rated(services.feedback, "local")
+    rated(services.feedback, "someone-else")
+    assert refused(services, form(method="dpo"), views.FROM_DOCS).startswith("KTO and DPO train")
+    services.feedback.delete_all("local")
+    services.feedback.add("local", Feedback("q", "a", "down"))
+    assert refused(services, form(method="dpo"), mine).startswith("No pairs yet")
+    assert services.training.active() == []
+    file_box, method = handlers.source_changed(mine, "lora")
+    assert (file_box["visible"], method["value"]) == (False, "kto")
+    assert handlers.source_changed(mine, "dpo")[1] == gr.skip()

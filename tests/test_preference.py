@@ -88,6 +88,26 @@ def test_the_chat_s_thumbs_train_a_kto_lora_in_the_background(services, tmp_path
     assert job.metadata["objective"] == "kto"
 
 
+def test_train_from_my_feedback_in_the_adapters_tab(services):
+    from tests.test_adapters_handlers import form
+    from webapp.ui.adapters import handlers, views
+
+    services.feedback.add(OWNER, Feedback("How tall is it?", "Tiny.", "down", better="412 m."))
+    services.feedback.add("someone-else", Feedback("q", "a", "down", better="b"))
+    values = form(name="mine", method="dpo", epochs=1, rank=4, target="attention")
+    *_, last = handlers.train(services, values, views.FROM_FEEDBACK, None, None, OWNER)
+    assert [row[0] for row in last["table"]["data"]] == ["mine"]
+    [info] = services.adapters.list(OWNER)
+    assert info.metadata["objective"] == "dpo"
+    assert info.metadata["dataset"] | {"sha256": None} == {
+        "name": "my feedback",
+        "rows": 1,  # the owner's one pair, never another's
+        "sha256": None,
+        "bytes": info.metadata["dataset"]["bytes"],
+        "kind": "dpo",
+    }
+
+
 def test_rows_of_the_wrong_shape_are_refused_in_plain_words(services, tmp_path):
     wrong = write_jsonl(tmp_path / "wrong.jsonl", [{"prompt": "q", "chosen": "a"}])
     with pytest.raises(DatasetError, match="line 1: a dpo row needs prompt, chosen, rejected"):

@@ -82,6 +82,16 @@ def load_file(path: Path, name: str | None = None, kind: str = "supervised") -> 
     return TrainingSet(name, examples, digest, size, kind)
 
 
+def from_preference_rows(rows: list[dict], kind: str, name: str) -> TrainingSet:
+    """KTO or DPO rows already in memory (the chat's feedback, exported) as a TrainingSet."""
+    examples = convert_rows(
+        list(enumerate(rows, start=1)), lambda row: Example(preference=preference_row(row, kind))
+    )
+    body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return TrainingSet(name, examples, digest, len(body.encode()), kind)
+
+
 PREFERENCE_COLUMNS = {
     "kto": ("prompt", "completion", "label"),
     "dpo": ("prompt", "chosen", "rejected"),

@@ -80,6 +80,7 @@ EN = {
     "data_from_file": "A file",
     "data_from_docs": "My documents",
     "data_from_reader": "Reader for my documents",
+    "data_from_feedback": "My feedback (👍/👎 in the chat)",
     "training_file": "Training file",
     "training_data_hint": (
         "A **.jsonl** or **.csv** file, one example per row, with `question`/`answer`, "
@@ -93,6 +94,8 @@ EN = {
     "method_lora": "LoRA",
     "method_prompt": "Prompt tuning",
     "method_prefix": "Prefix tuning",
+    "method_kto": "KTO (from 👍/👎)",
+    "method_dpo": "DPO (better vs worse answers)",
     "hyperparameters": "Hyperparameters",
     "train_epochs": "Epochs",
     "train_epochs_info": "Passes over the data (1-100).",
@@ -212,6 +215,16 @@ EN = {
     "better_needs_dislike": "Rate an answer 👎 first: the better answer goes with it.",
     "better_empty": "Write the better answer first.",
     "better_saved": "Saved your better answer with the answer you rated 👎.",
+    # Adapters tab: training from preferences
+    "feedback_needs_preference": "To train from your feedback, choose the method KTO or DPO.",
+    "preference_needs_rows": (
+        "KTO and DPO train from preference rows: choose My feedback, or add a file of "
+        "KTO or DPO rows."
+    ),
+    "no_feedback_kto": "Rate at least two answers 👍 or 👎 in the chat first.",
+    "no_feedback_dpo": (
+        "No pairs yet: rate an answer 👎 in the chat and write a better answer, or use KTO."
+    ),
     # Chat tab: around an answer
     "chat_retry": "Something went wrong while answering. Please try again.",
     "answer_evidence": "Evidence {quote}",

@@ -76,6 +76,7 @@ ZH_CN = {
     "data_from_file": "一个文件",
     "data_from_docs": "我的文档",
     "data_from_reader": "为我的文档训练阅读器",
+    "data_from_feedback": "我的反馈（对话中的 👍/👎）",
     "training_file": "训练文件",
     "training_data_hint": (
         "一个 **.jsonl** 或 **.csv** 文件，每行一个样本，包含 `question`/`answer`、"
@@ -88,6 +89,8 @@ ZH_CN = {
     "method_lora": "LoRA",
     "method_prompt": "提示微调（Prompt tuning）",
     "method_prefix": "前缀微调（Prefix tuning）",
+    "method_kto": "KTO（根据 👍/👎）",
+    "method_dpo": "DPO（更好与更差的回答）",
     "hyperparameters": "超参数",
     "train_epochs": "训练轮数",
     "train_epochs_info": "遍历数据的次数（1-100）。",
@@ -204,6 +207,11 @@ ZH_CN = {
     "better_needs_dislike": "请先给一个回答点 👎：更好的回答会和它保存在一起。",
     "better_empty": "请先写下更好的回答。",
     "better_saved": "已把你写的更好的回答和你点了 👎 的回答保存在一起。",
+    # Adapters tab: training from preferences
+    "feedback_needs_preference": "要根据你的反馈训练，请选择 KTO 或 DPO 方法。",
+    "preference_needs_rows": "KTO 和 DPO 根据偏好数据训练：请选择“我的反馈”，或添加一个 KTO 或 DPO 数据文件。",
+    "no_feedback_kto": "请先在对话中给至少两个回答点 👍 或 👎。",
+    "no_feedback_dpo": "还没有回答对：请在对话中给一个回答点 👎 并写下更好的回答，或者使用 KTO。",
     # Chat tab: around an answer
     "chat_retry": "回答时出了点问题，请重试。",
     "answer_evidence": "依据 {quote}",
