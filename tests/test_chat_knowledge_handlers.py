@@ -101,15 +101,18 @@ def test_the_list_shows_a_document_s_chunks_until_it_is_deleted(services, upload
 def test_the_chat_streams_that_the_knowledge_base_is_empty(services):
     options = chat.chat_options(True, 0.0, 64, 4, "Base model", [], [])
     stream = chat.respond(services, "  How tall is the tower?  ", [], [], options, OWNER)
-    box, shown, turns, send, stop = next(stream)  # the question at once, Stop for Send
+    box, shown, turns, send, stop, _ = next(stream)  # the question at once, Stop for Send
     assert box == ""
     assert shown == [{"role": "user", "content": "How tall is the tower?"}]
     assert (turns, send["visible"], stop["visible"]) == ([], False, True)
-    *_, (_, shown, turns, _, _) = stream
+    *_, (_, shown, turns, _, _, answers) = stream
     assert shown[-1]["role"] == "assistant"
     assert shown[-1]["content"].startswith("Your knowledge base is empty.")
     assert turns[0] == {"role": "user", "content": "How tall is the tower?"}
     assert turns[1]["content"].startswith("Your knowledge base is empty.")
+    assert [(a["index"], a["question"], a["sources"]) for a in answers] == [
+        (1, "How tall is the tower?", [])
+    ]  # the turn as data, for a 👍/👎 on it
 
 
 def test_a_missing_adapter_reads_as_a_plain_error_while_the_chat_streams(services):

@@ -126,7 +126,8 @@ def test_every_key_a_handler_says_has_its_words():
     }
     made |= {f"metric_{key}" for key in evaluate.KEY_OF_LABEL.values()}
     made |= {
-        f"removed_{what}" for what in ("documents", "adapters", "evaluations", "question_sets")
+        f"removed_{what}"
+        for what in ("documents", "adapters", "evaluations", "question_sets", "feedback")
     }
     columns = [knowledge.DOC_COLUMNS, knowledge.RESULT_COLUMNS, knowledge.CHUNK_COLUMNS]
     columns += [adapters.ADAPTER_COLUMNS, evaluate.RESULT_COLUMNS, evaluate.COMPARE_COLUMNS]

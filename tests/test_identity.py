@@ -23,6 +23,7 @@ from tests.files import write_jsonl
 from webapp.adapters import datasets
 from webapp.adapters.config import TrainConfig
 from webapp.adapters.training import train
+from webapp.chat.feedback import Feedback
 from webapp.chat.ratelimit import RateLimited, RateLimiter
 from webapp.config import Settings
 from webapp.evaluation.qasets import QAItem, QASet
@@ -222,8 +223,17 @@ def test_delete_all_my_data_leaves_other_users_alone(make_services):
             assert services.knowledge.ingest(owner, path, path.name).ok
         services.qasets.save(owner, QASet("set", [QAItem("q?", "a")]))
         services.evals.save(owner, {"run_id": "20260101-000000-abcdef", "configs": []})
+        services.feedback.add(owner, Feedback("q?", "a", "up"))
     removed = services.accounts.delete("alice")
-    assert removed == {"documents": 2, "adapters": 0, "evaluations": 1, "question_sets": 1}
+    assert removed == {
+        "documents": 2,
+        "adapters": 0,
+        "evaluations": 1,
+        "question_sets": 1,
+        "feedback": 1,
+    }
+    assert services.feedback.list("alice") == []
+    assert len(services.feedback.list("bob")) == 1
     assert services.knowledge.list_documents("alice") == []
     assert services.evals.list("alice") == []
     assert services.qasets.list("alice") == []

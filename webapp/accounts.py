@@ -1,6 +1,6 @@
 """Deleting everything of one owner ("Delete all my data", `webapp delete-data`, an idle
-anonymous workspace): their documents and originals, adapters, evaluation runs and question
-sets, after stopping their running trainings and evaluations. It spans every feature's
+anonymous workspace): their documents and originals, adapters, evaluation runs, question
+sets and chat feedback, after stopping their running trainings and evaluations. It spans every feature's
 store, so it sits above them all; the composition root builds it from the parts.
 """
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from webapp.adapters.registry import AdapterRegistry
+    from webapp.chat.feedback import FeedbackStore
     from webapp.evaluation.qasets import QASetStore
     from webapp.evaluation.store import EvalStore
     from webapp.knowledge.base import KnowledgeBase
@@ -31,6 +32,7 @@ class Accounts:
         adapters: AdapterRegistry,
         evals: EvalStore,
         qasets: QASetStore,
+        feedback: FeedbackStore,
         *,
         jobs: Callable[[], Iterable[Jobs]],
         memory: Callable[[], Iterable[Remembers]],
@@ -42,6 +44,7 @@ class Accounts:
         self.adapters = adapters
         self.evals = evals
         self.qasets = qasets
+        self.feedback = feedback
         self.jobs = jobs
         self.memory = memory
 
@@ -65,4 +68,5 @@ class Accounts:
         for name in sets:
             self.qasets.delete(owner, name)
         removed["question_sets"] = len(sets)
+        removed["feedback"] = self.feedback.delete_all(owner)
         return removed

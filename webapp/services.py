@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the parts' types; each is imported when first built
     from webapp.accounts import Accounts
     from webapp.adapters.jobs import TrainingJobs
     from webapp.adapters.registry import AdapterInfo, AdapterRegistry
+    from webapp.chat.feedback import FeedbackStore
     from webapp.chat.ratelimit import RateLimiter
     from webapp.chat.service import ChatService
     from webapp.evaluation.jobs import EvalJobs
@@ -218,6 +219,13 @@ class Services:
 
         return RateLimiter(self.settings.chat_per_minute)
 
+    @part
+    def feedback(self) -> FeedbackStore:
+        """The chat's 👍/👎 and better answers, per owner (chat.feedback)."""
+        from webapp.chat.feedback import FeedbackStore
+
+        return FeedbackStore(self.settings.storage_dir / "feedback")
+
     # -- adapters and evaluation ----------------------------------------------------------------
     @part
     def adapters(self) -> AdapterRegistry:
@@ -301,6 +309,7 @@ class Services:
             self.adapters,
             self.evals,
             self.qasets,
+            self.feedback,
             jobs=self._built(Services.training, Services.eval_jobs),
             memory=self._built(Services.retrievers, Services.chat_limit),
         )

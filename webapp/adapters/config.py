@@ -8,17 +8,24 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 METADATA = "metadata.json"  # written last into an adapter folder: its presence means complete
-Method = Literal["lora", "prompt", "prefix"]
+Method = Literal["lora", "prompt", "prefix", "kto", "dpo"]
+# kto and dpo train a LoRA too, from preferences (webapp.adapters.preference, with TRL):
+# KTO from answers rated good or bad, DPO from pairs of a better and a worse answer.
+PREFERENCE = ("kto", "dpo")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 # Learning rates that make each method learn a handful of facts in a few epochs on CPU.
-DEFAULT_LR = {"lora": 2e-3, "prompt": 1e-1, "prefix": 3e-2}
+DEFAULT_LR = {"lora": 2e-3, "prompt": 1e-1, "prefix": 3e-2, "kto": 1e-4, "dpo": 1e-4}
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 ALL_LINEAR = ATTENTION + ["gate_proj", "up_proj", "down_proj"]
 
 
 class TrainConfig(BaseModel):
     name: str = Field(description="Adapter name: letters, digits, - and _ (at most 48).")
-    method: Method = Field("lora", description="lora, prompt (prompt tuning) or prefix tuning.")
+    method: Method = Field(
+        "lora",
+        description="lora, prompt (prompt tuning) or prefix tuning on answers; kto (answers "
+        "rated 👍/👎) or dpo (better/worse pairs): a LoRA trained from preferences.",
+    )
     epochs: int = Field(4, ge=1, le=100, description="Passes over the training rows.")
     learning_rate: float | None = Field(
         None, gt=0, le=1, description="Optimizer step size (default depends on the method)."
@@ -41,6 +48,13 @@ class TrainConfig(BaseModel):
     )
     validation_fraction: float = Field(
         0.0, ge=0, le=0.5, description="Share of rows held out to measure validation loss."
+    )
+    beta: float = Field(
+        0.1,
+        gt=0,
+        le=10,
+        description="kto, dpo: how strongly the preferences pull; small values let the "
+        "adapter move further from the base model's answers.",
     )
     seed: int = Field(0, description="Random seed (same data + seed = same adapter).")
     last_layers: int | None = Field(
@@ -73,7 +87,7 @@ class TrainConfig(BaseModel):
         """PEFT's config; `num_layers` (the base model's) places `last_layers`."""
         from peft import LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType
 
-        if self.method == "lora":
+        if self.method in ("lora", *PREFERENCE):
             layers = None
             if self.last_layers and num_layers and self.last_layers < num_layers:
                 layers = list(range(num_layers - self.last_layers, num_layers))

@@ -1,7 +1,9 @@
 """Training data: rows from JSONL or CSV in three shapes, or the chunks of the knowledge base.
 
 Accepted row shapes: {"question", "answer"}; {"instruction", "input"?, "output"}; and
-{"messages": [{"role", "content"}, ...]} ending with an assistant turn. Malformed rows are
+{"messages": [{"role", "content"}, ...]} ending with an assistant turn. Preference rows
+(`load_file(path, kind="kto"|"dpo")`, TRL's shapes, text or chat messages): KTO
+{"prompt", "completion", "label"}, DPO {"prompt", "chosen", "rejected"}. Malformed rows are
 reported with their line numbers; the set is refused when it is empty or too large.
 """
 
@@ -25,10 +27,12 @@ MAX_REPORTED = 8
 
 @dataclass
 class Example:
-    """One training row: chat messages (answer tokens trained) or plain text (all trained)."""
+    """One training row: chat messages (answer tokens trained), plain text (all trained),
+    or a preference row in TRL's conversational shape (kto, dpo)."""
 
     messages: list[dict] | None = None
     text: str | None = None
+    preference: dict | None = None
 
 
 @dataclass
@@ -37,7 +41,7 @@ class TrainingSet:
     examples: list[Example]
     sha256: str
     bytes: int
-    kind: str  # "supervised" | "documents"
+    kind: str  # "supervised" | "documents" | "kto" | "dpo"
     problems: list[str] = field(default_factory=list)
 
     def describe(self) -> dict:
@@ -50,7 +54,8 @@ class TrainingSet:
         }
 
 
-def load_file(path: Path, name: str | None = None) -> TrainingSet:
+def load_file(path: Path, name: str | None = None, kind: str = "supervised") -> TrainingSet:
+    """Training rows from a file: supervised rows, or preference rows (kind kto or dpo)."""
     name = name or path.name
     size = path.stat().st_size
     if size == 0:
@@ -67,11 +72,78 @@ def load_file(path: Path, name: str | None = None) -> TrainingSet:
     except IngestError as exc:  # binary or undecodable: still a training-data problem
         raise DatasetError(f"The training file is not readable text: {exc}") from exc
     rows = csv_rows(text, MAX_ROWS) if suffix == ".csv" else jsonl_rows(text, MAX_ROWS)
-    examples = convert_rows(rows, lambda row: Example(messages=to_messages(row)))
+    if kind in PREFERENCE_COLUMNS:
+        examples = convert_rows(rows, lambda row: Example(preference=preference_row(row, kind)))
+    else:
+        examples = convert_rows(rows, lambda row: Example(messages=to_messages(row)))
     if not examples:
         raise DatasetError("The training file has no rows.")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return TrainingSet(name, examples, digest, size, "supervised")
+    return TrainingSet(name, examples, digest, size, kind)
+
+
+def from_preference_rows(rows: list[dict], kind: str, name: str) -> TrainingSet:
+    """KTO or DPO rows already in memory (the chat's feedback, exported) as a TrainingSet."""
+    examples = convert_rows(
+        list(enumerate(rows, start=1)), lambda row: Example(preference=preference_row(row, kind))
+    )
+    body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return TrainingSet(name, examples, digest, len(body.encode()), kind)
+
+
+PREFERENCE_COLUMNS = {
+    "kto": ("prompt", "completion", "label"),
+    "dpo": ("prompt", "chosen", "rejected"),
+}
+LABELS = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
+
+
+def preference_row(row: dict, kind: str) -> dict:
+    """A KTO or DPO row as chat messages (text becomes a user or assistant turn, after the
+    chat's system prompt), so it is rendered with the chat template the chat answers with.
+    Raises ValueError with a short reason."""
+    missing = [c for c in PREFERENCE_COLUMNS[kind] if c not in row]
+    if missing:
+        raise ValueError(f"a {kind} row needs {', '.join(PREFERENCE_COLUMNS[kind])}")
+    prompt = row["prompt"]
+    if isinstance(prompt, str):
+        prompt = [{"role": "user", "content": _text(row, "prompt")}]
+    prompt = _turns(prompt, "prompt")
+    if prompt[-1]["role"] != "user":
+        raise ValueError("the prompt must end with a user turn")
+    if prompt[0]["role"] != "system":
+        prompt.insert(0, {"role": "system", "content": PLAIN_SYSTEM_PROMPT})
+    out = {"prompt": prompt}
+    for column in PREFERENCE_COLUMNS[kind][1:]:
+        if column == "label":
+            label = row["label"]
+            key = label if isinstance(label, bool) else str(label).strip().lower()
+            if key not in LABELS:
+                raise ValueError("'label' must be true or false")
+            out["label"] = LABELS[key]
+            continue
+        value = row[column]
+        if isinstance(value, str):
+            value = [{"role": "assistant", "content": _text(row, column)}]
+        turns = _turns(value, column)
+        if [t["role"] for t in turns] != ["assistant"] or not turns[0]["content"].strip():
+            raise ValueError(f"'{column}' must be one non-empty assistant answer")
+        out[column] = turns
+    return out
+
+
+def _turns(value, column: str) -> list[dict]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"'{column}' must be text or a non-empty list of messages")
+    for m in value:
+        if (
+            not isinstance(m, dict)
+            or m.get("role") not in ("system", "user", "assistant")
+            or not isinstance(m.get("content"), str)
+        ):
+            raise ValueError(f"each message of '{column}' needs a role and text content")
+    return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
 def convert_rows(rows: list[tuple[int, object]], convert) -> list:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from webapp.adapters.config import METADATA, TrainConfig
+from webapp.adapters.config import METADATA, PREFERENCE, TrainConfig
 from webapp.adapters.datasets import TrainingSet, tokenize
 from webapp.errors import DatasetError, TrainingCancelled
 
@@ -68,8 +68,15 @@ def train(
 
     `status` (optional) is updated in place after every step, for readers in other threads.
     `checkpoints` {rows trained: folder}: the adapter is also saved there once that many
-    rows have been trained on (a learning curve from one run).
+    rows have been trained on (a learning curve from one run). Methods kto and dpo train
+    from preferences, with TRL (webapp.adapters.preference).
     """
+    if config.method in PREFERENCE:
+        from webapp.adapters import preference
+
+        return preference.train(
+            config, data, base_path, base_name, destination, report, cancel, status
+        )
     cancel = cancel or threading.Event()
     started = datetime.now(UTC)
     torch.manual_seed(config.seed)

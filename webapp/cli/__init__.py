@@ -5,7 +5,11 @@
     webapp docs list [--json]
     webapp docs delete ID
     webapp ask "QUESTION" [--no-rag] [--adapter NAME] [--json]
+    webapp feedback list [--json]    your 👍/👎 on the chat's answers
+    webapp feedback export [--kind kto|dpo|raw] [--out FILE]   as TRL training rows (JSONL)
     webapp train --data FILE --name NAME [--method lora|prompt|prefix] [--epochs N] [--lr X] [--rank R]
+    webapp train --method kto|dpo --data FILE --name NAME [--beta B]   a LoRA from preferences
+                                          (TRL; rows from `webapp feedback export --kind kto|dpo`)
     webapp train --from-docs --name NAME
     webapp train --reader --name NAME     a reader adapter for your documents (use it with RAG)
     webapp reader [--rows N] [--out DIR]  rebuild the shipped reader (assets/reader) from
@@ -27,7 +31,7 @@ act on a user's data take --user NAME (an operator's tool on the server itself: 
 account, or a Hugging Face user name in hf mode); without it they act as the local user.
 
 parser builds the arguments, one function per command group; the command modules (documents,
-chat, adapters, evaluation, bench, accounts, serve) import their heavy parts inside each
+chat, feedback, adapters, evaluation, bench, accounts, serve) import their heavy parts inside each
 command, so `webapp --help` and the light commands start fast.
 """
 
@@ -41,6 +45,7 @@ from webapp.cli.bench import cmd_bench
 from webapp.cli.chat import cmd_ask
 from webapp.cli.documents import cmd_docs, cmd_ingest
 from webapp.cli.evaluation import cmd_eval, cmd_eval_retrieval, cmd_evals, cmd_qa
+from webapp.cli.feedback import cmd_feedback
 from webapp.cli.parser import build_parser
 from webapp.cli.serve import cmd_serve, settings_overrides
 from webapp.config import Settings, apply_process_environment
@@ -59,6 +64,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "docs": cmd_docs,
     "ask": cmd_ask,
+    "feedback": cmd_feedback,
     "train": cmd_train,
     "adapters": cmd_adapters,
     "delete-data": cmd_delete_data,

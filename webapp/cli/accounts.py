@@ -62,8 +62,8 @@ def cli_owner(services, name: str | None) -> str:
 def cmd_delete_data(services, args) -> int:
     if not args.yes:
         print(
-            "error: this deletes every document, adapter, question set and evaluation run "
-            "of the user; add --yes to confirm",
+            "error: this deletes every document, adapter, question set, evaluation run and "
+            "answer rating of the user; add --yes to confirm",
             file=sys.stderr,
         )
         return 2

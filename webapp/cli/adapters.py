@@ -55,6 +55,7 @@ def _train_config(args):
         "rank": args.rank,
         "target": args.target,
         "validation_fraction": args.validation,
+        "beta": getattr(args, "beta", None),
     }
     try:
         return TrainConfig(**{k: v for k, v in given.items() if v is not None})
@@ -78,7 +79,14 @@ def _training_rows(services, args, config):
         return config.model_copy(update={"max_length": reader.MAX_LENGTH}), data
     if args.from_docs:
         return config, datasets.from_documents(services.knowledge, owner)
-    return config, datasets.load_file(args.data)
+    return config, datasets.load_file(args.data, kind=_data_kind(config.method))
+
+
+def _data_kind(method: str) -> str:
+    """The rows a method trains on: preference rows (kto, dpo) or answers."""
+    from webapp.adapters.config import PREFERENCE
+
+    return method if method in PREFERENCE else "supervised"
 
 
 def _report(status) -> None:
@@ -110,8 +118,11 @@ def cmd_adapters(services, args) -> int:
             print("No adapters yet. Train one with: webapp train --data FILE --name NAME")
         for a in listed:
             m = a.summary()
+            how = (
+                f"{a.method} ({a.metadata['objective']})" if "objective" in a.metadata else a.method
+            )
             print(
-                f"{a.name}  {a.method}  {m['rows']} rows of {m['dataset']}, {m['epochs']} epochs, "
+                f"{a.name}  {how}  {m['rows']} rows of {m['dataset']}, {m['epochs']} epochs, "
                 f"loss {m['final_train_loss']}, {m['finished']}"
             )
     return 0

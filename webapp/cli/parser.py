@@ -7,7 +7,18 @@ import argparse
 from pathlib import Path
 
 # The commands that act on a user's data, each with --user (on its subcommands, if any).
-USER_COMMANDS = ("ingest", "docs", "ask", "train", "adapters", "eval", "evals", "qa", "delete-data")
+USER_COMMANDS = (
+    "ingest",
+    "docs",
+    "ask",
+    "feedback",
+    "train",
+    "adapters",
+    "eval",
+    "evals",
+    "qa",
+    "delete-data",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(sub)
     add_documents(sub)
     add_ask(sub)
+    add_feedback(sub)
     add_training(sub)
     add_bench(sub)
     add_evaluation(sub)
@@ -56,6 +68,22 @@ def add_ask(sub) -> None:
     ask.add_argument("--adapter", help="answer with this adapter instead of the base model")
 
 
+def add_feedback(sub) -> None:
+    """feedback list | export: the 👍/👎 given to the chat's answers."""
+    feedback = sub.add_parser("feedback", help="your ratings of the chat's answers")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    feedback_sub.add_parser("list").add_argument("--json", action="store_true")
+    export = feedback_sub.add_parser("export", help="as training rows (JSONL)")
+    export.add_argument(
+        "--kind",
+        choices=["kto", "dpo", "raw"],
+        default="kto",
+        help="kto: every rated answer, labelled; dpo: 👎 answers with a better answer; "
+        "raw: the records as stored",
+    )
+    export.add_argument("--out", type=Path, help="write to this file (default: stdout)")
+
+
 def add_training(sub) -> None:
     """train (an adapter on your data) and reader (rebuild the shipped reader)."""
     train = sub.add_parser("train", help="train an adapter on your data")
@@ -68,7 +96,13 @@ def add_training(sub) -> None:
         help="train a reader: find and cite answers in retrieved passages of your documents",
     )
     train.add_argument("--name", required=True)
-    train.add_argument("--method", choices=["lora", "prompt", "prefix"], default="lora")
+    train.add_argument(
+        "--method",
+        choices=["lora", "prompt", "prefix", "kto", "dpo"],
+        default="lora",
+        help="kto, dpo: a LoRA from preference rows (webapp feedback export --kind kto|dpo)",
+    )
+    train.add_argument("--beta", type=float, help="kto, dpo: preference strength (0.1)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--lr", type=float)
     train.add_argument("--rank", type=int)

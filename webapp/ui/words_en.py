@@ -26,9 +26,10 @@ EN = {
     ),
     "your_data": "Your data",
     "your_data_help": (
-        "Your documents (and their original files), adapters, question sets and evaluation "
-        "runs are yours alone. Deleting them removes everything at once and cannot be "
-        "undone. Chats are never stored: they live in this browser tab only."
+        "Your documents (and their original files), adapters, question sets, evaluation "
+        "runs and answer ratings are yours alone. Deleting them removes everything at once "
+        "and cannot be undone. Chats live in this browser tab only; an answer you rate "
+        "👍/👎 is kept with its question and sources, to train from."
     ),
     "delete_all_data": "Delete all my data",
     "delete_all_confirm": "Yes, delete everything",
@@ -79,6 +80,7 @@ EN = {
     "data_from_file": "A file",
     "data_from_docs": "My documents",
     "data_from_reader": "Reader for my documents",
+    "data_from_feedback": "My feedback (👍/👎 in the chat)",
     "training_file": "Training file",
     "training_data_hint": (
         "A **.jsonl** or **.csv** file, one example per row, with `question`/`answer`, "
@@ -92,6 +94,8 @@ EN = {
     "method_lora": "LoRA",
     "method_prompt": "Prompt tuning",
     "method_prefix": "Prefix tuning",
+    "method_kto": "KTO (from 👍/👎)",
+    "method_dpo": "DPO (better vs worse answers)",
     "hyperparameters": "Hyperparameters",
     "train_epochs": "Epochs",
     "train_epochs_info": "Passes over the data (1-100).",
@@ -170,6 +174,7 @@ EN = {
     "removed_adapters": "{n} adapters",
     "removed_evaluations": "{n} evaluations",
     "removed_question_sets": "{n} question sets",
+    "removed_feedback": "{n} answer ratings",
     # table columns
     "col_number": "#",
     "col_file": "File",
@@ -199,6 +204,27 @@ EN = {
     "col_change": "Change",
     "col_question": "Question",
     "col_gold": "Gold answer",
+    # Chat tab: rating answers
+    "better_answer_label": "Better answer (optional)",
+    "better_answer_placeholder": "How should the answer you rated 👎 have read?",
+    "better_answer_send": "Save",
+    "feedback_saved_up": "Thanks! Saved 👍 for this answer.",
+    "feedback_saved_down": "Saved 👎 for this answer. You can write a better answer below.",
+    "feedback_removed": "Your rating of this answer was removed.",
+    "feedback_unknown": "This answer can no longer be rated (the page was reloaded since).",
+    "better_needs_dislike": "Rate an answer 👎 first: the better answer goes with it.",
+    "better_empty": "Write the better answer first.",
+    "better_saved": "Saved your better answer with the answer you rated 👎.",
+    # Adapters tab: training from preferences
+    "feedback_needs_preference": "To train from your feedback, choose the method KTO or DPO.",
+    "preference_needs_rows": (
+        "KTO and DPO train from preference rows: choose My feedback, or add a file of "
+        "KTO or DPO rows."
+    ),
+    "no_feedback_kto": "Rate at least two answers 👍 or 👎 in the chat first.",
+    "no_feedback_dpo": (
+        "No pairs yet: rate an answer 👎 in the chat and write a better answer, or use KTO."
+    ),
     # Chat tab: around an answer
     "chat_retry": "Something went wrong while answering. Please try again.",
     "answer_evidence": "Evidence {quote}",

@@ -16,9 +16,11 @@ import gradio as gr
 import pydantic
 
 from webapp.adapters import datasets, question_builder, reader
-from webapp.adapters.config import DEFAULT_LR, TrainConfig
+from webapp.adapters.config import DEFAULT_LR, PREFERENCE, TrainConfig
 from webapp.ui.adapters.views import (
     FROM_DOCS,
+    FROM_FEEDBACK,
+    FROM_FILE,
     FROM_READER,
     adapter_table,
     curve_of,
@@ -56,8 +58,9 @@ def refresh(services, current_model, owner: str, lang: str = "en") -> tuple:
 
 # -- the training form -------------------------------------------------------------------------
 def method_changed(method):
-    """LoRA's row and target, or the soft prompts' length; the method's learning rate."""
-    lora = method == "lora"
+    """LoRA's row and target (kto and dpo train a LoRA too), or the soft prompts' length;
+    the method's learning rate."""
+    lora = method in ("lora", *PREFERENCE)
     return (
         gr.update(visible=lora),
         gr.update(visible=lora),
@@ -85,7 +88,20 @@ def train_config(values: dict, lang: str = "en") -> TrainConfig:
         raise gr.Error(settings_message(exc, lang)) from exc
 
 
-def training_data(services, source: str, path: str | None, owner: str, lang: str = "en"):
+def source_changed(source, method):
+    """The file box for a file; "My feedback" trains from preferences (KTO unless DPO)."""
+    from_feedback = source == FROM_FEEDBACK and method not in PREFERENCE
+    method_update = gr.update(value="kto") if from_feedback else gr.skip()
+    return gr.update(visible=source == FROM_FILE), method_update
+
+
+def training_data(
+    services, source: str, path: str | None, owner: str, lang: str = "en", method: str = "lora"
+):
+    if source == FROM_FEEDBACK:
+        return feedback_data(services, owner, method, lang)
+    if method in PREFERENCE and source != FROM_FILE:
+        raise gr.Error(say(lang, "preference_needs_rows"))
     if source == FROM_DOCS:
         return datasets.from_documents(services.knowledge, owner)
     if source == FROM_READER:
@@ -94,7 +110,18 @@ def training_data(services, source: str, path: str | None, owner: str, lang: str
         return reader.build(*parts, owner, questions, name="reader questions")
     if not path:
         raise gr.Error(say(lang, "add_training_file"))
-    return datasets.load_file(Path(path), Path(path).name)
+    kind = method if method in PREFERENCE else "supervised"
+    return datasets.load_file(Path(path), Path(path).name, kind=kind)
+
+
+def feedback_data(services, owner: str, method: str, lang: str = "en"):
+    """The owner's chat feedback as KTO or DPO rows ("Train from my feedback")."""
+    if method not in PREFERENCE:
+        raise gr.Error(say(lang, "feedback_needs_preference"))
+    rows = services.feedback.export(owner, method)
+    if len(rows) < (2 if method == "kto" else 1):
+        raise gr.Error(say(lang, "no_feedback_kto" if method == "kto" else "no_feedback_dpo"))
+    return datasets.from_preference_rows(rows, method, "my feedback")
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -102,7 +129,7 @@ def training_data(services, source: str, path: str | None, owner: str, lang: str
 def start(services, values: dict, source: str, path: str | None, owner: str, lang: str = "en"):
     """(config, job): the form's training run, submitted as a background job."""
     config = train_config(values, lang)
-    data = training_data(services, source, path, owner, lang)
+    data = training_data(services, source, path, owner, lang, config.method)
     if data.kind == "reader":  # passages plus question: longer rows than plain Q/A
         config = config.model_copy(update={"max_length": reader.MAX_LENGTH})
     return config, services.training.submit(owner, config, data)

@@ -10,6 +10,7 @@ from webapp.adapters.config import DEFAULT_LR, TrainConfig
 from webapp.ui.adapters.views import (
     ADAPTER_COLUMNS,
     FROM_DOCS,
+    FROM_FEEDBACK,
     FROM_FILE,
     FROM_READER,
     METHODS,
@@ -21,6 +22,7 @@ SOURCES = [
     (i18n("data_from_file"), FROM_FILE),
     (i18n("data_from_docs"), FROM_DOCS),
     (i18n("data_from_reader"), FROM_READER),
+    (i18n("data_from_feedback"), FROM_FEEDBACK),
 ]
 TARGETS = [(i18n("target_attention"), "attention"), (i18n("target_all_linear"), "all-linear")]
 DEFAULTS = {name: field.default for name, field in TrainConfig.model_fields.items()}

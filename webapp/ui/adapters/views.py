@@ -20,7 +20,8 @@ from webapp.ui.render import short_date, table
 EXPORT_PREFIX = "docchat-export-"
 EXPORT_MAX_AGE_S = 3600
 FROM_FILE, FROM_DOCS, FROM_READER = "A file", "My documents", "Reader for my documents"
-METHODS = ["lora", "prompt", "prefix"]  # labelled i18n("method_<method>")
+FROM_FEEDBACK = "My feedback"  # the chat's 👍/👎 (KTO) or 👎 with a better answer (DPO)
+METHODS = ["lora", "prompt", "prefix", "kto", "dpo"]  # labelled i18n("method_<method>")
 FIELDS = [  # the TrainConfig fields the form sets, labelled i18n("train_<field>")
     "name",
     "method",

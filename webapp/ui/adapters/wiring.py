@@ -8,7 +8,6 @@ import gradio as gr
 
 from webapp.ui.adapters import handlers
 from webapp.ui.adapters.layout import AdaptersTab
-from webapp.ui.adapters.views import FROM_FILE
 from webapp.ui.api import signed_in
 from webapp.ui.events import PRIVATE, always_after
 from webapp.ui.i18n import language
@@ -34,9 +33,9 @@ def wire(services, ui: AdaptersTab):
 
 def wire_form(ui: AdaptersTab) -> None:
     ui.source.change(
-        lambda source: gr.update(visible=source == FROM_FILE),
-        ui.source,
-        ui.file,
+        handlers.source_changed,
+        [ui.source, ui.method],
+        [ui.file, ui.method],
         queue=False,
         **PRIVATE,
     )

@@ -3,8 +3,9 @@ the visitor's language `lang` (webapp.ui.i18n.language).
 
 The owner and the language are resolved by the caller (webapp.ui.chat.wiring, from the
 request). `respond`
-is a generator: it yields the values of (question, chatbot, turns, send, stop) as the
-answer streams in. Domain errors reach the page as their plain message (`plain_errors`);
+is a generator: it yields the values of (question, chatbot, turns, send, stop, answers)
+as the answer streams in; `answers` remembers each answered turn as data, for its rating
+(webapp.ui.chat.feedback). Domain errors reach the page as their plain message (`plain_errors`);
 anything else is logged and reads as a plain "try again"."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import gradio as gr
 from webapp.chat.service import ChatOptions
 from webapp.errors import WebappError
 from webapp.ui.api import plain_errors
+from webapp.ui.chat.feedback import remember, turn_record
 from webapp.ui.chat.views import adapter_of, answer_messages, scope_updates
 from webapp.ui.i18n import say
 from webapp.ui.render import safe_answer
@@ -38,22 +40,32 @@ def chat_options(rag, temp, max_tokens, k, choice, docs, kinds) -> ChatOptions:
 
 @plain_errors
 def respond(
-    services, message: str, shown, history, options: ChatOptions, owner: str, lang: str = "en"
+    services,
+    message: str,
+    shown,
+    history,
+    options: ChatOptions,
+    owner: str,
+    lang: str = "en",
+    answers: list | None = None,
 ):
     """The question shown at once (the box emptied, Stop instead of Send), then the answer
-    as it grows, with its sources; the turns remember the plain text."""
+    as it grows, with its sources; the turns remember the plain text, `answers` the turn
+    as data (what a 👍/👎 on it stores)."""
     services.chat_limit.check(owner)
     message = message.strip()
     shown = list(shown or []) + [{"role": "user", "content": safe_answer(message)}]
     base = list(history or [])
-    yield "", shown, base, gr.update(visible=False), gr.update(visible=True)
+    yield "", shown, base, gr.update(visible=False), gr.update(visible=True), gr.skip()
     try:
         for answer in services.chat.stream(owner, message, base, options):
             turns_now = base + [
                 {"role": "user", "content": message},
                 {"role": "assistant", "content": answer.answer},
             ]
-            yield gr.skip(), shown + answer_messages(answer, lang), turns_now, gr.skip(), gr.skip()
+            remembered = remember(answers, turn_record(answer, len(shown)))
+            messages = shown + answer_messages(answer, lang)
+            yield gr.skip(), messages, turns_now, gr.skip(), gr.skip(), remembered
     except WebappError:
         raise  # its plain message (plain_errors)
     except Exception as exc:

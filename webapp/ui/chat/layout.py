@@ -16,11 +16,16 @@ class ChatTab:
     """Every component the events read or update."""
 
     turns: gr.State  # [{"role", "content"}] in plain text, per browser session
+    answers: gr.State  # each answered turn as data, for its 👍/👎 (ui.chat.feedback)
+    disliked: gr.State  # the id of the last 👎 the "Better answer" box attaches to
     # the conversation
     chatbot: gr.Chatbot
     question: gr.Textbox
     send: gr.Button
     stop: gr.Button
+    better_row: gr.Row  # shown after a 👎
+    better: gr.Textbox
+    better_send: gr.Button
     # the side panel
     model: gr.Dropdown
     use_rag: gr.Checkbox
@@ -45,17 +50,18 @@ class ChatTab:
             self.model,
             self.documents,
             self.file_types,
+            self.answers,
         ]
 
 
 def build(settings) -> ChatTab:
-    turns = gr.State([])
+    turns, answers, disliked = gr.State([]), gr.State([]), gr.State(None)
     with gr.Row(equal_height=False, elem_id="chat-row"):
         with gr.Column(scale=4):
             conversation = conversation_panel()
         with gr.Column(scale=1, min_width=260, elem_id="chat-side"):
             side = side_panel(settings)
-    return ChatTab(turns=turns, **conversation, **side)
+    return ChatTab(turns=turns, answers=answers, disliked=disliked, **conversation, **side)
 
 
 def conversation_panel() -> dict:
@@ -65,9 +71,10 @@ def conversation_panel() -> dict:
         placeholder=i18n("chat_placeholder"),
         elem_id="chatbot",
         buttons=["copy"],
-        feedback_options=None,
+        feedback_options=("Like", "Dislike"),  # 👍/👎 under each answer
         layout="bubble",
     )
+    better = better_answer_row()
     with gr.Row(elem_id="ask-row"):
         question = gr.Textbox(
             placeholder=i18n("question_placeholder"),
@@ -88,7 +95,21 @@ def conversation_panel() -> dict:
             visible=False,
             elem_id="stop",
         )
-    return dict(chatbot=chatbot, question=question, send=send, stop=stop)
+    return dict(chatbot=chatbot, question=question, send=send, stop=stop, **better)
+
+
+def better_answer_row() -> dict:
+    """After a 👎: an optional better answer, which pairs with the rated one for training."""
+    with gr.Row(visible=False, elem_id="better-row") as row:
+        better = gr.Textbox(
+            label=i18n("better_answer_label"),
+            placeholder=i18n("better_answer_placeholder"),
+            scale=8,
+            max_lines=6,
+            elem_id="better-answer",
+        )
+        send = gr.Button(i18n("better_answer_send"), scale=1, min_width=90, elem_id="better-send")
+    return dict(better_row=row, better=better, better_send=send)
 
 
 def side_panel(settings) -> dict:
