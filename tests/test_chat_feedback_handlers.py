@@ -46,7 +46,7 @@ def test_a_thumb_stores_the_rated_turn_for_its_owner_only(tower, capsys):
     assert "412 meters" in stored.sources[0]["text"]
     assert stored.model  # the base model that answered
     assert (disliked, row["visible"]) == (stored.id, True)
-    assert "Saved 👎 for this answer." in capsys.readouterr().out  # gr.Info, outside a page
+    assert "Saved your thumbs-down for this answer." in capsys.readouterr().out  # gr.Info, outside a page
     assert tower.feedback.list("someone-else") == []
 
     assert feedback.better_answer(tower, " It is 412 meters tall [1]. ", disliked, OWNER) == ""
@@ -62,7 +62,7 @@ def test_a_thumb_stores_the_rated_turn_for_its_owner_only(tower, capsys):
     assert (disliked, row["visible"]) == (None, False)
     answers, _, _ = feedback.rate(tower, answers, 1, "", None, OWNER)  # the thumb taken back
     assert tower.feedback.list(OWNER) == []
-    with pytest.raises(gr.Error, match="Rate an answer 👎 first"):
+    with pytest.raises(gr.Error, match="Give an answer a thumbs-down first"):
         feedback.better_answer(tower, "Better.", None, OWNER)
 
 
@@ -76,7 +76,7 @@ def test_each_turn_rates_its_own_answer_in_the_visitor_s_language(tower, capsys)
     [stored] = tower.feedback.list(OWNER)
     assert stored.question == "Who built it?"
     assert stored.answer == turns[3]["content"]
-    assert "已为这个回答保存 👍" in capsys.readouterr().out
+    assert "已为这个回答保存你的赞" in capsys.readouterr().out
     with pytest.warns(UserWarning, match="can no longer be rated"):  # a reloaded page
         _, disliked, _ = feedback.rate(tower, [], 1, False, None, OWNER)
     assert disliked is None

@@ -29,7 +29,7 @@ EN = {
         "Your documents (and their original files), adapters, question sets, evaluation "
         "runs and answer ratings are yours alone. Deleting them removes everything at once "
         "and cannot be undone. Chats live in this browser tab only; an answer you rate "
-        "👍/👎 is kept with its question and sources, to train from."
+        "(thumbs up or down) is kept with its question and sources, to train from."
     ),
     "delete_all_data": "Delete all my data",
     "delete_all_confirm": "Yes, delete everything",
@@ -80,7 +80,7 @@ EN = {
     "data_from_file": "A file",
     "data_from_docs": "My documents",
     "data_from_reader": "Reader for my documents",
-    "data_from_feedback": "My feedback (👍/👎 in the chat)",
+    "data_from_feedback": "My feedback (thumbs up/down in the chat)",
     "training_file": "Training file",
     "training_data_hint": (
         "A **.jsonl** or **.csv** file, one example per row, with `question`/`answer`, "
@@ -94,7 +94,7 @@ EN = {
     "method_lora": "LoRA",
     "method_prompt": "Prompt tuning",
     "method_prefix": "Prefix tuning",
-    "method_kto": "KTO (from 👍/👎)",
+    "method_kto": "KTO (from thumbs up/down)",
     "method_dpo": "DPO (better vs worse answers)",
     "hyperparameters": "Hyperparameters",
     "train_epochs": "Epochs",
@@ -206,24 +206,24 @@ EN = {
     "col_gold": "Gold answer",
     # Chat tab: rating answers
     "better_answer_label": "Better answer (optional)",
-    "better_answer_placeholder": "How should the answer you rated 👎 have read?",
+    "better_answer_placeholder": "How should the answer you disliked have read?",
     "better_answer_send": "Save",
-    "feedback_saved_up": "Thanks! Saved 👍 for this answer.",
-    "feedback_saved_down": "Saved 👎 for this answer. You can write a better answer below.",
+    "feedback_saved_up": "Thanks! Saved your thumbs-up for this answer.",
+    "feedback_saved_down": "Saved your thumbs-down for this answer. You can write a better answer below.",
     "feedback_removed": "Your rating of this answer was removed.",
     "feedback_unknown": "This answer can no longer be rated (the page was reloaded since).",
-    "better_needs_dislike": "Rate an answer 👎 first: the better answer goes with it.",
+    "better_needs_dislike": "Give an answer a thumbs-down first: the better answer goes with it.",
     "better_empty": "Write the better answer first.",
-    "better_saved": "Saved your better answer with the answer you rated 👎.",
+    "better_saved": "Saved your better answer with the answer you disliked.",
     # Adapters tab: training from preferences
     "feedback_needs_preference": "To train from your feedback, choose the method KTO or DPO.",
     "preference_needs_rows": (
         "KTO and DPO train from preference rows: choose My feedback, or add a file of "
         "KTO or DPO rows."
     ),
-    "no_feedback_kto": "Rate at least two answers 👍 or 👎 in the chat first.",
+    "no_feedback_kto": "Rate at least two answers (thumbs up or down) in the chat first.",
     "no_feedback_dpo": (
-        "No pairs yet: rate an answer 👎 in the chat and write a better answer, or use KTO."
+        "No pairs yet: give an answer a thumbs-down in the chat and write a better answer, or use KTO."
     ),
     # Chat tab: around an answer
     "chat_retry": "Something went wrong while answering. Please try again.",

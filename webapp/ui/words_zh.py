@@ -25,7 +25,7 @@ ZH_CN = {
     "your_data": "你的数据",
     "your_data_help": (
         "你的文档（及其原始文件）、适配器、问题集、评估运行和回答评价只属于你。删除会一次性移除全部内容，"
-        "且无法撤销。对话只存在于这个浏览器标签页中；你用 👍/👎 评价过的回答会连同问题和来源一起保存，"
+        "且无法撤销。对话只存在于这个浏览器标签页中；你点赞或点踩过的回答会连同问题和来源一起保存，"
         "以便用来训练。"
     ),
     "delete_all_data": "删除我的全部数据",
@@ -76,7 +76,7 @@ ZH_CN = {
     "data_from_file": "一个文件",
     "data_from_docs": "我的文档",
     "data_from_reader": "为我的文档训练阅读器",
-    "data_from_feedback": "我的反馈（对话中的 👍/👎）",
+    "data_from_feedback": "我的反馈（对话中的赞和踩）",
     "training_file": "训练文件",
     "training_data_hint": (
         "一个 **.jsonl** 或 **.csv** 文件，每行一个样本，包含 `question`/`answer`、"
@@ -89,7 +89,7 @@ ZH_CN = {
     "method_lora": "LoRA",
     "method_prompt": "提示微调（Prompt tuning）",
     "method_prefix": "前缀微调（Prefix tuning）",
-    "method_kto": "KTO（根据 👍/👎）",
+    "method_kto": "KTO（根据赞和踩）",
     "method_dpo": "DPO（更好与更差的回答）",
     "hyperparameters": "超参数",
     "train_epochs": "训练轮数",
@@ -198,20 +198,20 @@ ZH_CN = {
     "col_gold": "标准答案",
     # Chat tab: rating answers
     "better_answer_label": "更好的回答（可选）",
-    "better_answer_placeholder": "你点了 👎 的回答，应该怎样写才对？",
+    "better_answer_placeholder": "你点踩的回答，应该怎样写才对？",
     "better_answer_send": "保存",
-    "feedback_saved_up": "谢谢！已为这个回答保存 👍。",
-    "feedback_saved_down": "已为这个回答保存 👎。你可以在下方写一个更好的回答。",
+    "feedback_saved_up": "谢谢！已为这个回答保存你的赞。",
+    "feedback_saved_down": "已为这个回答保存你的踩。你可以在下方写一个更好的回答。",
     "feedback_removed": "已撤销你对这个回答的评价。",
     "feedback_unknown": "这个回答已无法评价（页面在那之后重新加载过）。",
-    "better_needs_dislike": "请先给一个回答点 👎：更好的回答会和它保存在一起。",
+    "better_needs_dislike": "请先给一个回答点踩：更好的回答会和它保存在一起。",
     "better_empty": "请先写下更好的回答。",
-    "better_saved": "已把你写的更好的回答和你点了 👎 的回答保存在一起。",
+    "better_saved": "已把你写的更好的回答和你点踩的回答保存在一起。",
     # Adapters tab: training from preferences
     "feedback_needs_preference": "要根据你的反馈训练，请选择 KTO 或 DPO 方法。",
     "preference_needs_rows": "KTO 和 DPO 根据偏好数据训练：请选择“我的反馈”，或添加一个 KTO 或 DPO 数据文件。",
-    "no_feedback_kto": "请先在对话中给至少两个回答点 👍 或 👎。",
-    "no_feedback_dpo": "还没有回答对：请在对话中给一个回答点 👎 并写下更好的回答，或者使用 KTO。",
+    "no_feedback_kto": "请先在对话中给至少两个回答点赞或点踩。",
+    "no_feedback_dpo": "还没有回答对：请在对话中给一个回答点踩并写下更好的回答，或者使用 KTO。",
     # Chat tab: around an answer
     "chat_retry": "回答时出了点问题，请重试。",
     "answer_evidence": "依据 {quote}",
