@@ -46,7 +46,9 @@ def test_a_thumb_stores_the_rated_turn_for_its_owner_only(tower, capsys):
     assert "412 meters" in stored.sources[0]["text"]
     assert stored.model  # the base model that answered
     assert (disliked, row["visible"]) == (stored.id, True)
-    assert "Saved your thumbs-down for this answer." in capsys.readouterr().out  # gr.Info, outside a page
+    assert (
+        "Saved your thumbs-down for this answer." in capsys.readouterr().out
+    )  # gr.Info, outside a page
     assert tower.feedback.list("someone-else") == []
 
     assert feedback.better_answer(tower, " It is 412 meters tall [1]. ", disliked, OWNER) == ""
