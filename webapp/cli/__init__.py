@@ -12,7 +12,10 @@
                                           public text in ../shared/data (`make reader`)
     webapp eval --data FILE [--configs base,rag,adapter:NAME,adapter:NAME+rag] [--split S] [--json]
     webapp eval-retrieval DIR|SQUAD.json [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N]
-                       [--split test] [--json]
+                       [--split test] [--embedder NAME|DIR] [--json]
+    webapp train-retriever BEIR_DIR --split train --name NAME [--epochs E] [--batch B]
+                       [--max-pairs K]        the embedder tuned on a BEIR folder's judgements
+    webapp train-retriever --from-docs --name NAME [--per-doc N]   ... on your documents
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
     webapp qa build --out FILE [--per-doc N] [--test-share X]
     webapp bench [--quick] [--json] [--reader] [--load] [--retrieval] [--answers [--limit N]]
@@ -27,7 +30,7 @@ act on a user's data take --user NAME (an operator's tool on the server itself: 
 account, or a Hugging Face user name in hf mode); without it they act as the local user.
 
 parser builds the arguments, one function per command group; the command modules (documents,
-chat, adapters, evaluation, bench, accounts, serve) import their heavy parts inside each
+chat, adapters, retrievers, evaluation, bench, accounts, serve) import their heavy parts inside each
 command, so `webapp --help` and the light commands start fast.
 """
 
@@ -42,6 +45,7 @@ from webapp.cli.chat import cmd_ask
 from webapp.cli.documents import cmd_docs, cmd_ingest
 from webapp.cli.evaluation import cmd_eval, cmd_eval_retrieval, cmd_evals, cmd_qa
 from webapp.cli.parser import build_parser
+from webapp.cli.retrievers import cmd_train_retriever
 from webapp.cli.serve import cmd_serve, settings_overrides
 from webapp.config import Settings, apply_process_environment
 from webapp.errors import WebappError
@@ -60,6 +64,7 @@ COMMANDS = {
     "docs": cmd_docs,
     "ask": cmd_ask,
     "train": cmd_train,
+    "train-retriever": cmd_train_retriever,
     "adapters": cmd_adapters,
     "delete-data": cmd_delete_data,
 }
@@ -93,7 +98,9 @@ def writes_storage(args) -> bool:
         "adapters": getattr(args, "adapters_command", None),
         "evals": getattr(args, "evals_command", None),
     }.get(args.command)
-    return args.command in ("ingest", "train", "eval", "delete-data") or sub in (
+    if args.command == "eval-retrieval" and args.embedder:
+        return True  # its figures go into the tuned retriever's metadata.json
+    return args.command in ("ingest", "train", "train-retriever", "eval", "delete-data") or sub in (
         "delete",
         "import",
     )
