@@ -114,13 +114,17 @@ def test_train_then_evaluate_with_the_tuned_embedder(tmp_path):
     store = tuning.TunedEmbedders(storage)
     out = store.resolve(OWNER, "quenby")
     assert (out / "model.safetensors").is_file()
-    assert not list(out.rglob("*.bin")) and not (out / "checkpoints").exists()
+    assert not list(out.rglob("*.bin"))
+    assert not (out / "checkpoints").exists()
     metadata = json.loads((out / "metadata.json").read_text())
-    assert metadata["data"]["source"] == "beir" and metadata["data"]["split"] == "train"
-    assert metadata["data"]["pairs"] == 8 and len(metadata["data"]["sha256"]) == 64
+    assert metadata["data"]["source"] == "beir"
+    assert metadata["data"]["split"] == "train"
+    assert metadata["data"]["pairs"] == 8
+    assert len(metadata["data"]["sha256"]) == 64
     assert metadata["hyperparameters"]["epochs"] == 4
     assert metadata["hyperparameters"]["loss"] == "MultipleNegativesRankingLoss"
-    assert metadata["pairs_per_s"] > 0 and metadata["train_s"] > 0
+    assert metadata["pairs_per_s"] > 0
+    assert metadata["train_s"] > 0
 
     # The tuned embedder tells a held-out paraphrase's passage from its BM25 rival better.
     corpus = corpus_of()
@@ -173,7 +177,8 @@ def test_a_leftover_temporary_folder_is_never_listed_and_is_removed(tmp_path):
     leftover = store.folder(OWNER, "x").parent / ".x.1234abcd.tmp"
     leftover.mkdir(parents=True)
     (leftover / "modules.json").write_text("[]")
-    assert store.list(OWNER) == [] and not store.exists(OWNER, "x")
+    assert store.list(OWNER) == []
+    assert not store.exists(OWNER, "x")
     with storage_lock.hold(tmp_path, "test"):
         tuning.TunedEmbedders(tmp_path)
     assert not leftover.exists()

@@ -135,10 +135,18 @@ def save_metadata(folder: Path, metadata: dict[str, Any]) -> None:
     atomic_write_json(folder / METADATA, metadata, indent=2)
 
 
-def _train(rows, base_path, tmp: Path, config: TuneConfig, progress, cancel):
+def _train(
+    rows: list[Triple],
+    base_path: str,
+    tmp: Path,
+    config: TuneConfig,
+    progress: Progress | None,
+    cancel: threading.Event | None,
+) -> tuple[Any, float, float]:
     """(the trained SentenceTransformer, seconds of training, final loss)."""
     try:
         from datasets import Dataset
+        from datasets.table import InMemoryTable
     except ImportError:
         raise ModelUnavailable(
             "Tuning the retriever needs the datasets package: pip install datasets==5.2.0"
@@ -147,31 +155,33 @@ def _train(rows, base_path, tmp: Path, config: TuneConfig, progress, cancel):
         SentenceTransformer,
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
-        losses,
     )
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    from transformers import PrinterCallback
 
     model = SentenceTransformer(base_path, device="cpu")
-    data = Dataset.from_dict(
-        {
-            "anchor": [r.query for r in rows],
-            "positive": [r.positive for r in rows],
-            "negative": [r.negative for r in rows],
-        }
-    )
+    columns = {
+        "anchor": [r.query for r in rows],
+        "positive": [r.positive for r in rows],
+        "negative": [r.negative for r in rows],
+    }
+    # Our own fingerprint: datasets' (a dill hash of the Arrow table) fails on pyarrow's
+    # MonthDayNano type here, and the triples' sha256 names the data just as well.
+    data = Dataset(InMemoryTable.from_pydict(columns), fingerprint=fingerprint(rows)[:16])
     args = SentenceTransformerTrainingArguments(
         output_dir=str(tmp / "checkpoints"),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_ratio=config.warmup_ratio,
+        warmup_steps=config.warmup_ratio,  # below 1: a share of the steps (transformers 5)
         seed=config.seed,
         batch_sampler=BatchSamplers.NO_DUPLICATES,  # a duplicate would be a false negative
         fp16=False,
         bf16=False,
         use_cpu=True,
         save_strategy="no",
-        logging_steps=1,
+        logging_steps=10,
         report_to="none",
         dataloader_num_workers=0,
         disable_tqdm=True,
@@ -180,9 +190,10 @@ def _train(rows, base_path, tmp: Path, config: TuneConfig, progress, cancel):
         model=model,
         args=args,
         train_dataset=data,
-        loss=losses.MultipleNegativesRankingLoss(model),
+        loss=MultipleNegativesRankingLoss(model),
         callbacks=[_callback(progress, cancel)],
     )
+    trainer.remove_callback(PrinterCallback)  # our progress instead of a dict per step
     t0 = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - t0
@@ -191,12 +202,12 @@ def _train(rows, base_path, tmp: Path, config: TuneConfig, progress, cancel):
     return model, seconds, round(float(result.training_loss), 4)
 
 
-def _callback(progress: Progress | None, cancel: threading.Event | None):
+def _callback(progress: Progress | None, cancel: threading.Event | None) -> Any:
     """Progress after each step; a set `cancel` stops the training at the next one."""
     from transformers import TrainerCallback
 
     class Steps(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
             if progress and state.max_steps:
                 progress(state.global_step / state.max_steps, f"step {state.global_step}")
             if cancel is not None and cancel.is_set():
@@ -206,7 +217,14 @@ def _callback(progress: Progress | None, cancel: threading.Event | None):
     return Steps()
 
 
-def _metadata(rows, base_path, config, recipe, seconds: float, loss: float) -> dict[str, Any]:
+def _metadata(
+    rows: list[Triple],
+    base_path: str,
+    config: TuneConfig,
+    recipe: dict[str, Any],
+    seconds: float,
+    loss: float,
+) -> dict[str, Any]:
     return {
         "kind": "tuned-embedder",
         "base_model": str(base_path),
