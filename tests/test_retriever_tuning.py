@@ -192,3 +192,20 @@ def test_scifact_train_judgements_give_a_hard_negative_for_each_pair():
     rows = pairs.triples(corpus, queries, qrels, max_pairs=100)
     assert len(rows) == 100
     assert all(r.negative != r.positive and r.query in queries.values() for r in rows)
+
+
+@pytest.mark.slow
+def test_train_a_retriever_from_questions_built_from_your_documents(tmp_path):
+    from tests.conftest import DEMO_DOCS
+
+    storage = tmp_path / "s"
+    assert webapp("ingest", *map(str, DEMO_DOCS), storage=storage).returncode == 0
+    args = ("--from-docs", "--name", "demo", "--per-doc", "5", "--batch", "4")
+    trained = webapp("train-retriever", *args, storage=storage)
+    assert trained.returncode == 0, trained.stderr
+    assert f"questions from {len(DEMO_DOCS)} of your documents" in trained.stdout
+    metadata = json.loads(
+        (tuning.TunedEmbedders(storage).resolve(OWNER, "demo") / "metadata.json").read_text()
+    )
+    assert metadata["data"]["source"] == "documents"
+    assert 2 <= metadata["data"]["pairs"] == metadata["data"]["questions"]

@@ -33,7 +33,7 @@ def cmd_eval_retrieval(services, args) -> int:
     embed_model, overrides, tuned = services.settings.embed_model, {}, None
     if args.embedder:  # the same search, only the embedder differs
         tuned = services.tuned_embedders.resolve(args.owner, args.embedder)
-        embed_model, overrides = str(tuned), {"embed_model": str(tuned), "embed_base_url": None}
+        embed_model, overrides = str(tuned), {"embed_model": str(tuned), "embed_base_url": ""}
 
     def open_scratch(folder: Path) -> retrieval.Scratch:
         scratch = services.scratch(folder, **overrides)

@@ -12,7 +12,7 @@ def cmd_train_retriever(services, args) -> int:
     from webapp.retrieval import pairs, tuning
 
     owner, store = args.owner, services.tuned_embedders
-    config = _config(args)
+    config = _config(services, args)
     if config is None:
         return 2
     out = store.folder(owner, args.name)  # checks the name
@@ -45,13 +45,16 @@ def cmd_train_retriever(services, args) -> int:
     return 0
 
 
-def _config(args):
+def _config(services, args):
     """The TuneConfig the options ask for, or None (the problems printed) if invalid."""
     from pydantic import ValidationError
 
+    from webapp.models.quantize import fast_cpu
     from webapp.retrieval.tuning import TuneConfig
 
     given = {"epochs": args.epochs, "batch_size": args.batch, "learning_rate": args.lr}
+    settings = services.settings
+    given["bf16"] = fast_cpu(settings.fast_cpu, settings.device)  # as the app embeds
     try:
         return TuneConfig(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
