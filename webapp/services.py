@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the parts' types; each is imported when first built
     from webapp.models.generator import Generator
     from webapp.models.remote import RemoteGenerator
     from webapp.retrieval.factory import Retrievers
+    from webapp.retrieval.tuning import TunedEmbedders
     from webapp.users import UsersFile, Workspaces
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,13 @@ class Services:
     def _unload_adapter(self, info: AdapterInfo) -> None:
         if Services.generator.built(self) or self._models_from is not None:
             self.generator.unload_adapter(info)
+
+    @part
+    def tuned_embedders(self) -> TunedEmbedders:
+        """Embedders tuned to an owner's questions (`webapp train-retriever`)."""
+        from webapp.retrieval.tuning import TunedEmbedders
+
+        return TunedEmbedders(self.settings.storage_dir)
 
     @part
     def training(self) -> TrainingJobs:

@@ -16,7 +16,10 @@
                                           public text in ../shared/data (`make reader`)
     webapp eval --data FILE [--configs base,rag,adapter:NAME,adapter:NAME+rag] [--split S] [--json]
     webapp eval-retrieval DIR|SQUAD.json [--top-k K] [--mode dense|bm25|hybrid|all] [--limit N]
-                       [--split test] [--json]
+                       [--split test] [--embedder NAME|DIR] [--json]
+    webapp train-retriever BEIR_DIR --split train --name NAME [--epochs E] [--batch B]
+                       [--max-pairs K]        the embedder tuned on a BEIR folder's judgements
+    webapp train-retriever --from-docs --name NAME [--per-doc N]   ... on your documents
     webapp evals list [--json] | show RUN_ID | compare RUN_A RUN_B [--json] | delete RUN_ID
     webapp qa build --out FILE [--per-doc N] [--test-share X]
     webapp bench [--quick] [--json] [--reader] [--load] [--retrieval] [--answers [--limit N]]
@@ -31,8 +34,8 @@ act on a user's data take --user NAME (an operator's tool on the server itself: 
 account, or a Hugging Face user name in hf mode); without it they act as the local user.
 
 parser builds the arguments, one function per command group; the command modules (documents,
-chat, feedback, adapters, evaluation, bench, accounts, serve) import their heavy parts inside each
-command, so `webapp --help` and the light commands start fast.
+chat, feedback, adapters, retrievers, evaluation, bench, accounts, serve) import their heavy
+parts inside each command, so `webapp --help` and the light commands start fast.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from webapp.cli.documents import cmd_docs, cmd_ingest
 from webapp.cli.evaluation import cmd_eval, cmd_eval_retrieval, cmd_evals, cmd_qa
 from webapp.cli.feedback import cmd_feedback
 from webapp.cli.parser import build_parser
+from webapp.cli.retrievers import cmd_train_retriever
 from webapp.cli.serve import cmd_serve, settings_overrides
 from webapp.config import Settings, apply_process_environment
 from webapp.errors import WebappError
@@ -66,6 +70,7 @@ COMMANDS = {
     "ask": cmd_ask,
     "feedback": cmd_feedback,
     "train": cmd_train,
+    "train-retriever": cmd_train_retriever,
     "adapters": cmd_adapters,
     "delete-data": cmd_delete_data,
 }
@@ -99,7 +104,9 @@ def writes_storage(args) -> bool:
         "adapters": getattr(args, "adapters_command", None),
         "evals": getattr(args, "evals_command", None),
     }.get(args.command)
-    return args.command in ("ingest", "train", "eval", "delete-data") or sub in (
+    if args.command == "eval-retrieval" and args.embedder:
+        return True  # its figures go into the tuned retriever's metadata.json
+    return args.command in ("ingest", "train", "train-retriever", "eval", "delete-data") or sub in (
         "delete",
         "import",
     )

@@ -30,14 +30,19 @@ def cmd_eval(services, args) -> int:
 def cmd_eval_retrieval(services, args) -> int:
     from webapp.evaluation import retrieval
 
+    embed_model, overrides, tuned = services.settings.embed_model, {}, None
+    if args.embedder:  # the same search, only the embedder differs
+        tuned = services.tuned_embedders.resolve(args.owner, args.embedder)
+        embed_model, overrides = str(tuned), {"embed_model": str(tuned), "embed_base_url": ""}
+
     def open_scratch(folder: Path) -> retrieval.Scratch:
-        scratch = services.scratch(folder)
+        scratch = services.scratch(folder, **overrides)
         return retrieval.Scratch(scratch.knowledge, scratch.retrievers)
 
     modes = list(retrieval.MODES) if args.mode == "all" else [args.mode]
     results = retrieval.evaluate_modes(
         open_scratch,
-        services.settings.embed_model,
+        embed_model,
         args.dir,
         top_k=args.top_k,
         modes=modes,
@@ -45,6 +50,8 @@ def cmd_eval_retrieval(services, args) -> int:
         progress=_progress(args),
         split=args.split,
     )
+    if tuned is not None:
+        _record(tuned, args, results)
     if args.json:  # one object for one mode, a list for --mode all
         print(json.dumps(results if args.mode == "all" else results[0]))
         return 0
@@ -55,7 +62,23 @@ def cmd_eval_retrieval(services, args) -> int:
         print(f"{r['mode']:<8}" + "".join(f"{r[k]:>16}" for k in keys))
     first = results[0]
     print(f"{first['queries']} queries, {first['documents']} documents, {first['chunks']} chunks")
+    print(f"embedder: {first['embedder']}")
     return 0
+
+
+def _record(folder: Path, args, results: list[dict]) -> None:
+    """The figures into the tuned retriever's metadata.json, by data set and split."""
+    from webapp.files import read_json
+    from webapp.retrieval.tuning import METADATA, save_metadata
+
+    metadata = read_json(folder / METADATA, None)
+    if metadata is None:  # a plain sentence-transformers folder given by path
+        return
+    keys = ("ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10", "queries")
+    figures = {r["mode"]: {k: r[k] for k in keys} for r in results}
+    where = f"{Path(args.dir).name}/{args.split}" + (f"/first {args.limit}" if args.limit else "")
+    metadata.setdefault("measured", {}).setdefault(where, {}).update(figures)
+    save_metadata(folder, metadata)
 
 
 def _progress(args):

@@ -13,8 +13,10 @@ USER_COMMANDS = (
     "ask",
     "feedback",
     "train",
+    "train-retriever",
     "adapters",
     "eval",
+    "eval-retrieval",
     "evals",
     "qa",
     "delete-data",
@@ -109,6 +111,7 @@ def add_training(sub) -> None:
     train.add_argument("--target", choices=["attention", "all-linear"])
     train.add_argument("--validation", type=float, help="share of rows held out (0-0.5)")
 
+    add_train_retriever(sub)
     rebuild = sub.add_parser(
         "reader", help="rebuild the shipped reader from public text (RAFT; long on a CPU)"
     )
@@ -122,6 +125,24 @@ def add_training(sub) -> None:
         help="also save checkpoints (250, 500, 1000, 2000 rows) and score each on N held-out "
         "XQuAD questions: the learning curve, written into metadata.json",
     )
+
+
+def add_train_retriever(sub) -> None:
+    tune = sub.add_parser(
+        "train-retriever",
+        help="tune the embedder on question-passage pairs (BM25 hard negatives)",
+    )
+    tune.add_argument("dir", type=Path, nargs="?", help="a BEIR folder (its judgements)")
+    tune.add_argument(
+        "--from-docs", action="store_true", help="on questions built from your documents"
+    )
+    tune.add_argument("--name", required=True)
+    tune.add_argument("--split", default="train", help="the BEIR judgements: qrels/SPLIT.tsv")
+    tune.add_argument("--epochs", type=int, help="passes over the pairs (default 1)")
+    tune.add_argument("--batch", type=int, help="pairs per step (default 32)")
+    tune.add_argument("--lr", type=float, help="learning rate (default 2e-5)")
+    tune.add_argument("--max-pairs", type=int, help="a fixed sample of at most K pairs")
+    tune.add_argument("--per-doc", type=int, default=10, help="--from-docs: questions per document")
 
 
 def add_bench(sub) -> None:
@@ -180,6 +201,9 @@ def add_evaluation(sub) -> None:
     evr.add_argument("--limit", type=int, help="only the first N judged queries")
     evr.add_argument(
         "--split", default="test", help="a BEIR folder's judgements to use: qrels/SPLIT.tsv"
+    )
+    evr.add_argument(
+        "--embedder", help="a tuned retriever (its name, or its folder) instead of the app's"
     )
     evr.add_argument("--json", action="store_true")
 
