@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from webapp.cli.parser import validated
+
 
 def cmd_train(services, args) -> int:
     from webapp.adapters.training import train
@@ -43,8 +45,6 @@ def cmd_train(services, args) -> int:
 
 def _train_config(args):
     """The TrainConfig the options ask for, or None (the problems printed) if invalid."""
-    from pydantic import ValidationError
-
     from webapp.adapters.config import TrainConfig
 
     given = {
@@ -57,12 +57,7 @@ def _train_config(args):
         "validation_fraction": args.validation,
         "beta": getattr(args, "beta", None),
     }
-    try:
-        return TrainConfig(**{k: v for k, v in given.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        print(f"error: {problems}", file=sys.stderr)
-        return None
+    return validated(TrainConfig, given)
 
 
 def _training_rows(services, args, config):

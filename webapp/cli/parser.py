@@ -265,3 +265,18 @@ def _add_user_option(parser: argparse.ArgumentParser) -> None:
     for action in subs:
         for child in action.choices.values():
             _add_user_option(child)
+
+
+def validated(model, given: dict):
+    """`model` (a pydantic model) built from the options given (None: not given, so the
+    default), or None with the problems printed, one "field: why" each."""
+    import sys
+
+    from pydantic import ValidationError
+
+    try:
+        return model(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"error: {problems}", file=sys.stderr)
+        return None

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from webapp.cli.parser import validated
+
 
 def cmd_train_retriever(services, args) -> int:
     from webapp.models.resolve import resolve_embedder
@@ -47,20 +49,13 @@ def cmd_train_retriever(services, args) -> int:
 
 def _config(services, args):
     """The TuneConfig the options ask for, or None (the problems printed) if invalid."""
-    from pydantic import ValidationError
-
     from webapp.models.quantize import fast_cpu
     from webapp.retrieval.tuning import TuneConfig
 
     given = {"epochs": args.epochs, "batch_size": args.batch, "learning_rate": args.lr}
     settings = services.settings
     given["bf16"] = fast_cpu(settings.fast_cpu, settings.device)  # as the app embeds
-    try:
-        return TuneConfig(**{k: v for k, v in given.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        print(f"error: {problems}", file=sys.stderr)
-        return None
+    return validated(TuneConfig, given)
 
 
 def _what(recipe: dict) -> str:
